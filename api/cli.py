@@ -1,0 +1,133 @@
+"""The ``tocsin`` command.
+
+    tocsin serve                      run the HTTP API (migrates the database first)
+    tocsin replay EVENTS --alerts-out OUT   run a file through detection on event time
+    tocsin db upgrade                 apply database migrations
+    tocsin alerts export --out FILE   write the stored alerts in the replay format
+    tocsin check-config [FILE]        validate a configuration file and print the result
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from typing import IO
+
+import orjson
+
+from ingest.replay import replay
+from ingest.sources.files import read_lines
+from warning.alerts import Alert
+from warning.errors import TocsinError
+from warning.events import Rejected
+from warning.settings import Settings, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        return int(args.run(args, settings) or 0)
+    except TocsinError as exc:
+        print(f"tocsin: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tocsin", description="Crisis early warning: events in, alerts out.")
+    parser.add_argument("--config", help="TOML configuration file (default: $TOCSIN_CONFIG)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP API and in-process ingest")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=_serve)
+
+    rep = commands.add_parser("replay", help="run an events file through detection on event time")
+    rep.add_argument("events", help="JSONL or CSV file of canonical events, gzip accepted, '-' for stdin")
+    rep.add_argument("--alerts-out", required=True, help="JSONL file of alerts ('-' for stdout)")
+    rep.add_argument("--format", choices=["jsonl", "csv"], help="input format (default: from the file name)")
+    rep.add_argument("--dead-letters", help="JSONL file of rejected and late events (default: ALERTS_OUT.rejected.jsonl)")
+    rep.set_defaults(run=_replay)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="apply migrations up to the latest").set_defaults(run=_db_upgrade)
+
+    alerts = commands.add_parser("alerts", help="stored alerts").add_subparsers(required=True, metavar="ACTION")
+    export = alerts.add_parser("export", help="write stored alerts in the replay format")
+    export.add_argument("--out", required=True, help="JSONL file ('-' for stdout)")
+    export.set_defaults(run=_export)
+
+    check = commands.add_parser("check-config", help="validate the configuration and print it")
+    check.set_defaults(run=_check_config)
+    return parser
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    dead_path = args.dead_letters or (None if args.alerts_out == "-" else f"{args.alerts_out}.rejected.jsonl")
+    with ExitStack() as stack:
+        dead_file: IO[bytes] | None = None
+
+        def dead_letter(rejected: Rejected) -> None:
+            nonlocal dead_file
+            if dead_file is None:
+                dead_file = stack.enter_context(open(dead_path, "wb")) if dead_path else sys.stderr.buffer
+            dead_file.write(orjson.dumps({"kind": rejected.kind, "reason": rejected.reason,
+                                          "source": rejected.source, "raw": rejected.raw}) + b"\n")
+
+        result = replay(read_lines(args.events, args.format), settings, dead_letter=dead_letter)
+    write_alerts(args.alerts_out, sorted(result.alerts.values(), key=lambda a: (a.raised_at, a.id)))
+    print(
+        f"tocsin replay: {result.events} events, {result.accepted} accepted, {result.duplicates} duplicates, "
+        f"{result.rejected} rejected, {result.late} late; {len(result.alerts)} alerts -> {args.alerts_out}"
+        + (f"; rejected and late -> {dead_path}" if (result.rejected or result.late) and dead_path else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def write_alerts(path: str, alerts: Sequence[Alert]) -> None:
+    with ExitStack() as stack:
+        out: IO[bytes] = sys.stdout.buffer if path == "-" else stack.enter_context(open(path, "wb"))
+        for alert in alerts:
+            out.write(orjson.dumps(alert.to_json()) + b"\n")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from api.app import run
+
+    run(settings, host=args.host, port=args.port)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from warning.storage.migrations import upgrade
+
+    upgrade(settings.sqlalchemy_url)
+    print(f"tocsin: database at {settings.sqlalchemy_url} is up to date", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from warning.storage.database import Database
+
+    db = Database(settings)
+    alerts = db.all_alerts()
+    write_alerts(args.out, alerts)
+    print(f"tocsin: {len(alerts)} alerts -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def _check_config(args: argparse.Namespace, settings: Settings) -> int:
+    print(settings.model_dump_json(indent=2, exclude={"signals": {"__all__": {"rules"}}}))
+    for name, signal in settings.signals.items():
+        rules = ", ".join(f"{r.name} ({r.kind})" for r in signal.rules) or "no rules"
+        print(f"signal {name}: {signal.aggregate} per {signal.bucket:g} s, lateness {signal.lateness:g} s; {rules}",
+              file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

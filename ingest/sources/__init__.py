@@ -1,0 +1,1 @@
+"""Where raw input comes from: files (JSONL, CSV, gzip, stdin) and HTTP bodies."""

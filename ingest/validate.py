@@ -1,0 +1,149 @@
+"""Validation of raw input into canonical events, with one precise reason per rejection.
+
+The checks follow SPEC "Canonical event". This is the hottest code in a replay (every
+event passes here once), so it is written as straight-line checks rather than a schema
+library; each failure returns a reason string instead of raising.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from warning.events import Event
+from warning.settings import Settings
+
+ALLOWED_FIELDS = frozenset({"id", "ts", "signal", "entity", "value", "labels", "count", "total"})
+REQUIRED_FIELDS = ("ts", "signal", "entity", "value")
+MAX_ID = 200
+MAX_ENTITY = 200
+MAX_LABELS = 32
+MAX_LABEL_KEY = 64
+MAX_LABEL_VALUE = 200
+
+
+@dataclass(slots=True, frozen=True)
+class SignalRule:
+    """What validation needs to know about one configured signal."""
+
+    is_count: bool
+    low: float
+    high: float
+
+
+class Validator:
+    """Checks decoded JSON values against the configured signals."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_event_bytes = settings.max_event_bytes
+        self.signals = {
+            name: SignalRule(
+                is_count=cfg.is_count,
+                low=cfg.scale[0] if cfg.scale else (0.0 if cfg.is_count else -math.inf),
+                high=cfg.scale[1] if cfg.scale else math.inf,
+            )
+            for name, cfg in settings.signals.items()
+        }
+        self._known = ", ".join(sorted(self.signals))
+
+    def parse_line(self, line: bytes | str) -> Event | str:
+        """One JSON line to an event, or the reason it was rejected."""
+        if len(line) > self.max_event_bytes:
+            return f"event is {len(line)} bytes; the limit is {self.max_event_bytes}"
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            return f"not valid JSON: {exc}"
+        return self.check(obj)
+
+    def check(self, obj: Any) -> Event | str:
+        """A decoded JSON value to an event, or the reason it was rejected."""
+        if type(obj) is not dict:
+            return f"an event must be a JSON object, got {_json_type(obj)}"
+        if not obj.keys() <= ALLOWED_FIELDS:
+            unknown = sorted(set(obj) - ALLOWED_FIELDS)
+            return f"unknown field {unknown[0]!r}; allowed fields: {', '.join(sorted(ALLOWED_FIELDS))}"
+        for name in REQUIRED_FIELDS:
+            if name not in obj:
+                return f"missing field {name!r}"
+
+        signal = obj["signal"]
+        rule = self.signals.get(signal) if type(signal) is str else None
+        if rule is None:
+            return f"unknown signal {signal!r}; configured signals: {self._known}"
+        entity = obj["entity"]
+        if type(entity) is not str or not 0 < len(entity) <= MAX_ENTITY or not entity.isprintable():
+            return f"entity must be 1-{MAX_ENTITY} printable characters, got {_clip(entity)}"
+
+        ts = _timestamp(obj["ts"])
+        if type(ts) is str:
+            return ts
+        value = obj["value"]
+        if type(value) is not float and type(value) is not int:
+            return f"value must be a number, got {_json_type(value)}"
+        if not math.isfinite(value):
+            return f"value must be finite, got {value}"
+        if rule.is_count and value < 0:
+            return f"value of a count signal ({signal}) must be >= 0, got {value}"
+        if not rule.low <= value <= rule.high:
+            return f"value {value} is outside the {signal} scale [{rule.low:g}, {rule.high:g}]"
+
+        event_id = obj.get("id")
+        if event_id is not None and (type(event_id) is not str or not 0 < len(event_id) <= MAX_ID):
+            return f"id must be a string of 1-{MAX_ID} characters, got {_clip(event_id)}"
+        count = obj.get("count", 1.0)
+        if type(count) not in (int, float) or not (math.isfinite(count) and count > 0):
+            return f"count must be a finite number > 0, got {_clip(count)}"
+        total = obj.get("total")
+        if total is not None:
+            if not rule.is_count:
+                return f"total applies to count signals only, not {signal}"
+            if type(total) not in (int, float) or not math.isfinite(total) or total < value:
+                return f"total must be a finite number >= value ({value}), got {_clip(total)}"
+        labels = obj.get("labels")
+        if labels is not None:
+            reason = _labels(labels)
+            if reason:
+                return reason
+        return Event(signal, entity, ts, float(value), event_id, float(count),
+                     None if total is None else float(total), labels)  # type: ignore[arg-type]
+
+
+def _timestamp(raw: Any) -> float | str:
+    if type(raw) is not str:
+        return f"ts must be an RFC 3339 string, got {_json_type(raw)}"
+    try:
+        t = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return f"ts is not an RFC 3339 timestamp: {_clip(raw)}"
+    if t.tzinfo is None:
+        return f"ts has no UTC offset (add 'Z' or '+hh:mm'): {_clip(raw)}"
+    if len(raw) < 20 or raw[10] not in "Tt ":
+        return f"ts is not an RFC 3339 date-time: {_clip(raw)}"
+    return t.timestamp()
+
+
+def _labels(labels: Any) -> str | None:
+    if type(labels) is not dict:
+        return f"labels must be an object of strings, got {_json_type(labels)}"
+    if len(labels) > MAX_LABELS:
+        return f"at most {MAX_LABELS} labels, got {len(labels)}"
+    for key, value in labels.items():
+        if len(key) > MAX_LABEL_KEY:
+            return f"label name longer than {MAX_LABEL_KEY} characters: {_clip(key)}"
+        if type(value) is not str or len(value) > MAX_LABEL_VALUE:
+            return f"label {key!r} must be a string of at most {MAX_LABEL_VALUE} characters, got {_clip(value)}"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _clip(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

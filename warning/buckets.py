@@ -1,0 +1,96 @@
+"""Event-time buckets of one series, with a watermark and allowed lateness.
+
+Buckets are aligned to the epoch (``[k * width, (k + 1) * width)``, so daily buckets are
+UTC days). The watermark is the latest event time seen *in this series*: keeping it per
+series means a series' closed buckets depend only on its own events, never on how the
+streams of other entities interleave, which is what lets the work be partitioned by
+entity and still give the same alerts as one replay.
+
+A bucket closes once ``end + lateness <= watermark``. Events for a closed bucket are
+late: they are kept as late (with the reason) by the caller, never merged silently.
+Every bucket between the first and the watermark is emitted, so a count signal sees its
+empty buckets as zero and a mean signal sees them as missing (``value=None``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.base import Bucket
+from warning.timefmt import rfc3339
+
+
+class BucketWindow:
+    """The open buckets of one series and where the closed part ends."""
+
+    __slots__ = ("width", "lateness", "is_count", "open", "next_close", "watermark")
+
+    def __init__(self, width: float, lateness: float, is_count: bool) -> None:
+        self.width = width
+        self.lateness = lateness
+        self.is_count = is_count
+        # start -> [sum of value * count, sum of count, sum of total or None]
+        self.open: dict[float, list[Any]] = {}
+        self.next_close: float | None = None  # start of the oldest bucket not yet closed
+        self.watermark = float("-inf")
+
+    def add(self, ts: float, value: float, count: float, total: float | None) -> str | None:
+        """Merge one observation; returns the reason when its bucket has already closed."""
+        start = ts - ts % self.width
+        if self.next_close is None:
+            self.next_close = start
+        elif start < self.next_close:
+            return (
+                f"late: its bucket {rfc3339(start)} closed when the series reached "
+                f"{rfc3339(self.watermark)} (allowed lateness {self.lateness:g} s)"
+            )
+        acc = self.open.get(start)
+        weight = 1.0 if self.is_count else count
+        if acc is None:
+            self.open[start] = [value * weight, weight, total]
+        else:
+            acc[0] += value * weight
+            acc[1] += weight
+            if total is not None:
+                acc[2] = total if acc[2] is None else acc[2] + total
+        if ts > self.watermark:
+            self.watermark = ts
+        return None
+
+    def close_ready(self) -> list[Bucket]:
+        """Close every bucket whose end plus lateness the watermark has passed."""
+        return self._close_until(self.watermark - self.lateness)
+
+    def close_all(self) -> list[Bucket]:
+        """Close every open bucket (end of a finite replay)."""
+        if not self.open:
+            return []
+        return self._close_until(max(self.open) + self.width)
+
+    def _close_until(self, horizon: float) -> list[Bucket]:
+        start = self.next_close
+        width = self.width
+        if start is None or start + width > horizon:
+            return []
+        closed = []
+        pop = self.open.pop
+        is_count = self.is_count
+        while start + width <= horizon:
+            acc = pop(start, None)
+            if acc is None:
+                closed.append(Bucket(start, start + width, 0.0 if is_count else None, 0.0))
+            elif is_count:
+                closed.append(Bucket(start, start + width, acc[0], acc[1], acc[2]))
+            else:
+                closed.append(Bucket(start, start + width, acc[0] / acc[1], acc[1], acc[2]))
+            start += width
+        self.next_close = start
+        return closed
+
+    def snapshot(self) -> list[Any]:
+        watermark = None if self.watermark == float("-inf") else self.watermark
+        return [self.next_close, watermark, [[s, *acc] for s, acc in self.open.items()]]
+
+    def restore(self, state: list[Any]) -> None:
+        self.next_close = state[0]
+        self.watermark = float("-inf") if state[1] is None else state[1]
+        self.open = {row[0]: list(row[1:]) for row in state[2]}

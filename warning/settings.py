@@ -1,0 +1,242 @@
+"""Settings: one TOML file, overridden by ``TOCSIN_*`` environment variables.
+
+Precedence, highest first: keyword arguments, environment (``TOCSIN_DATABASE_URL``,
+nested keys joined by ``__`` as in ``TOCSIN_SIGNALS__MENTIONS__LATENESS=2h``), the TOML file
+(``--config`` or ``TOCSIN_CONFIG``), then the defaults below. The user's ``signals``
+table is merged key by key over the default signals, so overriding one parameter of
+``mentions`` keeps the rest; a ``detectors`` list replaces the default list whole.
+
+An invalid file fails at start with the key path and the reason
+(:class:`warning.errors.ConfigError`). Settings are built once and passed in; nothing
+reads them as a module global.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from detectors.base import Params
+from detectors.registry import params_for
+from warning.errors import ConfigError
+from warning.timefmt import parse_duration
+
+Seconds = float
+
+DEFAULT_SIGNALS: dict[str, dict[str, Any]] = {
+    "satisfaction": {
+        "aggregate": "mean", "bucket": "1d", "lateness": "1d", "scale": [0, 100],
+        "resolve_after": "14d", "detectors": [{"kind": "sustained_drop"}],
+    },
+    "mentions": {
+        "aggregate": "sum", "bucket": "1h", "lateness": "1h",
+        "resolve_after": "1d", "detectors": [{"kind": "exponential_growth"}],
+    },
+    "alarms": {
+        "aggregate": "sum", "bucket": "5m", "lateness": "5m",
+        "resolve_after": "2h", "detectors": [{"kind": "rate_surge"}],
+    },
+}
+
+CRISIS_TYPES = ("product_defect", "service_outage", "communication_failure")
+
+
+class Rule(BaseModel):
+    """One detector configured on a signal. ``name`` defaults to ``<signal>.<kind>``."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    kind: str
+    params: Any
+    crisis_type: Literal["product_defect", "service_outage", "communication_failure"] | None = None
+
+    def build(self) -> Any:
+        return self.params.build()
+
+
+class SignalConfig(BaseModel):
+    """How one signal is bucketed and which rules watch it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    aggregate: Literal["sum", "mean"]
+    bucket: Seconds = Field(description="bucket width, e.g. '5m', '1h', '1d'")
+    lateness: Seconds = Field(description="how long after a bucket ends its events are still merged")
+    scale: tuple[float, float] | None = None
+    resolve_after: Seconds = Field(
+        description="an alert nobody has touched resolves itself once its condition has been clear this long"
+    )
+    rules: tuple[Rule, ...] = ()
+
+    @field_validator("bucket", "lateness", "resolve_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rules(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        raw = data.pop("detectors", [])
+        if not isinstance(raw, list):
+            raise ValueError("detectors must be a list of tables, each with a 'kind'")
+        rules = []
+        for i, entry in enumerate(raw):
+            rules.append(_rule(data.get("name", ""), i, entry))
+        data["rules"] = tuple(rules)
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> SignalConfig:
+        if self.bucket <= 0:
+            raise ValueError("bucket must be longer than zero")
+        if self.aggregate == "mean" and self.scale is None:
+            raise ValueError("a mean signal needs a scale, e.g. scale = [0, 100]")
+        if self.scale is not None and not self.scale[0] < self.scale[1]:
+            raise ValueError(f"scale must be [low, high] with low < high, got {list(self.scale)}")
+        names = [r.name for r in self.rules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"rule names must be unique, got {names}")
+        return self
+
+    @property
+    def is_count(self) -> bool:
+        return self.aggregate == "sum"
+
+
+def _rule(signal: str, index: int, entry: Any) -> Rule:
+    if not isinstance(entry, dict) or "kind" not in entry:
+        raise ValueError(f"detectors[{index}] must be a table with a 'kind'")
+    options = dict(entry)
+    kind = options.pop("kind")
+    name = options.pop("name", f"{signal}.{kind}")
+    crisis_type = options.pop("crisis_type", None)
+    try:
+        params: Params = params_for(kind, options)
+    except (ValidationError, ValueError) as exc:
+        raise ValueError(f"detectors[{index}] ({kind}): {_short(exc)}") from None
+    return Rule(name=name, kind=kind, params=params, crisis_type=crisis_type)
+
+
+class EntityConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    crisis_type: Literal["product_defect", "service_outage", "communication_failure"] | None = None
+
+
+class Settings(BaseModel):
+    """Everything Tocsin reads at start-up. See the README for each default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Path("data")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="larger POST bodies answer 413")
+    max_event_bytes: int = Field(64 * 1024, gt=0, description="larger single events are rejected")
+    response_hours: float = Field(6.0, gt=0, description="the response clock: response_due_at = raised_at + this")
+    response_hours_by_severity: dict[Literal["minor", "moderate", "severe"], float] = {}
+    bucket_retention_days: float = Field(90.0, gt=0, description="closed buckets older than this are pruned")
+    max_seen_ids_per_series: int = Field(100_000, gt=0, description="bound on remembered event ids per series")
+    signals: dict[str, SignalConfig] = {}
+    entities: dict[str, EntityConfig] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_signals(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        merged = copy.deepcopy(DEFAULT_SIGNALS)
+        user = data.get("signals") or {}
+        if not isinstance(user, dict):
+            raise ValueError("signals must be a table of signal names")
+        for name, table in user.items():
+            if not isinstance(table, dict):
+                raise ValueError(f"signals.{name} must be a table")
+            merged[name] = {**merged.get(name, {}), **{k.lower(): v for k, v in table.items()}}
+        for name, table in merged.items():
+            table["name"] = name
+        data["signals"] = merged
+        return data
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'tocsin.db'}"
+
+    def response_seconds(self, severity: str) -> float:
+        return 3600.0 * self.response_hours_by_severity.get(severity, self.response_hours)  # type: ignore[call-overload]
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Settings from ``path`` (or ``$TOCSIN_CONFIG``), the environment and ``overrides``."""
+    path = path or os.environ.get("TOCSIN_CONFIG") or None
+    values: dict[str, Any] = {}
+    if path:
+        try:
+            values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    values = _deep_merge(values, _environment())
+    try:
+        return Settings(**{**values, **overrides})
+    except ValidationError as exc:
+        raise ConfigError(f"{path or 'settings'}: {_short(exc)}") from None
+
+
+def _environment() -> dict[str, Any]:
+    """``TOCSIN_A__B=x`` as ``{"a": {"b": "x"}}``; TOML arrays and tables are parsed."""
+    out: dict[str, Any] = {}
+    for key, value in os.environ.items():
+        if not key.startswith("TOCSIN_") or key == "TOCSIN_CONFIG":
+            continue
+        path = key.removeprefix("TOCSIN_").lower().split("__")
+        if path[0] not in Settings.model_fields:
+            continue
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = _env_value(value)
+    return out
+
+
+def _env_value(value: str) -> Any:
+    if value.strip().startswith(("[", "{")):
+        try:
+            return tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            pass
+    return value
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _short(exc: ValidationError | ValueError) -> str:
+    """One line per problem: ``signals.mentions.bucket: <reason>``."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(lines)
