@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
 
+from ingest.dedupe import MemorySeenIds, accepted_ids, drop_seen
 from ingest.intake import event_json, sort_batch
 from ingest.validate import Validator
 from warning.alerts import Alert, AlertChange
@@ -45,6 +46,7 @@ def replay(
     ``pipeline`` (a fresh one by default); ``flush`` closes the open buckets at the end."""
     pipeline = pipeline or Pipeline(settings)
     validator = Validator(settings)
+    seen = MemorySeenIds(settings.max_seen_ids)
     result = ReplayResult()
 
     def take(out: Outcome) -> None:
@@ -57,14 +59,16 @@ def replay(
         batch = sort_batch(chunk, validator)
         for _, rejected in batch.rejected:
             dead_letter(rejected)
-        out = pipeline.process(batch.events)
+        kept = drop_seen(batch.events, batch.positions, seen)
+        out = pipeline.process(kept.events)
+        seen.remember(accepted_ids(kept.events, {late.position for late in out.late}))
         for late in out.late:
-            source = chunk[batch.positions[late.position]][0]
+            source = chunk[kept.positions[late.position]][0]
             dead_letter(Rejected(event_json(late.event), late.reason, source, kind="late"))
         take(out)
         result.events += len(chunk)
         result.accepted += out.accepted
-        result.duplicates += len(out.duplicates)
+        result.duplicates += len(kept.duplicates)
         result.rejected += len(batch.rejected)
         result.late += len(out.late)
     if flush:

@@ -46,7 +46,6 @@ class Outcome:
     changes: list[AlertChange] = field(default_factory=list)
     closed: list[ClosedBucket] = field(default_factory=list)
     late: list[LateEvent] = field(default_factory=list)
-    duplicates: list[int] = field(default_factory=list)  # batch positions of repeated ids
     touched: set[SeriesKey] = field(default_factory=set)  # series whose state changed
     accepted: int = 0  # events merged into a bucket
 
@@ -76,7 +75,7 @@ class Pipeline:
             for ctx, params in self._contexts[signal]
         ]
         window = BucketWindow(cfg.bucket, cfg.lateness, cfg.is_count)
-        series = Series(signal, entity, window, rules, self.settings.max_seen_ids_per_series)
+        series = Series(signal, entity, window, rules)
         self.series[(signal, entity)] = series
         return series
 
@@ -89,9 +88,6 @@ class Pipeline:
         for position, event in enumerate(events):
             key = (event.signal, event.entity)
             series = all_series.get(key) or self._new_series(*key)
-            if event.id is not None and series.is_duplicate(event.id, event.ts):
-                out.duplicates.append(position)
-                continue
             reason = series.window.add(event.ts, event.value, event.count, event.total)
             if reason is not None:
                 out.late.append(LateEvent(position, event, reason))

@@ -16,7 +16,7 @@ SNAPSHOT_VERSION = 1
 
 
 class Series:
-    __slots__ = ("signal", "entity", "window", "detectors", "tracks", "seen", "max_seen")
+    __slots__ = ("signal", "entity", "window", "detectors", "tracks")
 
     def __init__(
         self,
@@ -24,26 +24,12 @@ class Series:
         entity: str,
         window: BucketWindow,
         rules: list[tuple[RuleContext, Detector]],
-        max_seen: int,
     ) -> None:
         self.signal = signal
         self.entity = entity
         self.window = window
         self.detectors = [detector for _, detector in rules]
         self.tracks = [AlertTrack(ctx, entity) for ctx, _ in rules]
-        # Ids of accepted events whose buckets are still open, oldest first. An id
-        # repeated after its bucket closed is caught as late, so older ids are dropped.
-        self.seen: dict[str, float] = {}
-        self.max_seen = max_seen
-
-    def is_duplicate(self, event_id: str, ts: float) -> bool:
-        seen = self.seen
-        if event_id in seen:
-            return True
-        seen[event_id] = ts
-        if len(seen) > self.max_seen:
-            del seen[next(iter(seen))]
-        return False
 
     def detect(self, closed: list[Bucket], changes: list[AlertChange]) -> None:
         """Score then learn each closed bucket with every rule; collect alert changes."""
@@ -53,19 +39,6 @@ class Series:
                 detector.learn_one(bucket)
                 if change is not None:
                     changes.append(change)
-        if self.seen and closed:
-            self._forget_closed()
-
-    def _forget_closed(self) -> None:
-        horizon = self.window.next_close
-        if horizon is None:
-            return
-        width = self.window.width
-        seen = self.seen
-        for event_id, ts in list(seen.items()):
-            if ts - ts % width >= horizon:
-                break
-            del seen[event_id]
 
     def snapshot(self) -> list[Any]:
         return [
@@ -73,11 +46,10 @@ class Series:
             self.window.snapshot(),
             [d.snapshot() for d in self.detectors],
             [t.snapshot() for t in self.tracks],
-            list(self.seen.items()),
         ]
 
     def restore(self, state: list[Any]) -> None:
-        version, window, detectors, tracks, seen = state
+        version, window, detectors, tracks = state
         if version != SNAPSHOT_VERSION:
             raise ValueError(f"series snapshot version {version} is not {SNAPSHOT_VERSION}")
         self.window.restore(window)
@@ -85,4 +57,3 @@ class Series:
             detector.restore(det_state)
         for track, track_state in zip(self.tracks, tracks, strict=True):
             track.restore(track_state)
-        self.seen = {event_id: ts for event_id, ts in seen}

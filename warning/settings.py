@@ -146,7 +146,8 @@ class Settings(BaseModel):
     response_hours: float = Field(6.0, gt=0, description="the response clock: response_due_at = raised_at + this")
     response_hours_by_severity: dict[Literal["minor", "moderate", "severe"], float] = {}
     bucket_retention_days: float = Field(90.0, gt=0, description="closed buckets older than this are pruned")
-    max_seen_ids_per_series: int = Field(100_000, gt=0, description="bound on remembered event ids per series")
+    seen_ids_retention_days: float = Field(7.0, gt=0, description="how long accepted event ids are remembered")
+    max_seen_ids: int = Field(1_000_000, gt=0, description="bound on ids remembered in memory by a replay")
     signals: dict[str, SignalConfig] = {}
     entities: dict[str, EntityConfig] = {}
 

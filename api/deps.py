@@ -1,0 +1,33 @@
+"""Request dependencies, as ``Annotated`` aliases so routes stay one-liners."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ingest.live import LiveIngest
+from warning.metrics import Metrics
+from warning.settings import Settings
+from warning.storage.database import Database
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _database(request: Request) -> Database:
+    return request.app.state.database  # type: ignore[no-any-return]
+
+
+def _ingest(request: Request) -> LiveIngest:
+    return request.app.state.ingest  # type: ignore[no-any-return]
+
+
+def _metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+IngestDep = Annotated[LiveIngest, Depends(_ingest)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]

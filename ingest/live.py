@@ -1,0 +1,99 @@
+"""Live ingest: each batch goes through the pipeline and is committed before it is answered.
+
+For every batch :meth:`LiveIngest.submit` validates, runs the pipeline and stores in one
+transaction the dead letters, alert changes, closed buckets and the new snapshots of the
+series the batch touched. Only then is the batch answered, so an event answered as
+accepted survives a ``kill -9`` right after the answer: at start, the pipeline is restored
+from those snapshots. If the commit fails, the touched series are reloaded from their
+last committed snapshots, so memory never runs ahead of the database.
+
+One lock serialises batches: the pipeline is a single writer per process (Kafka workers
+scale out by partition, each owning its series).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.dedupe import accepted_ids, drop_seen
+from ingest.intake import event_json, sort_batch
+from ingest.validate import Validator
+from warning.errors import StorageError
+from warning.events import Rejected
+from warning.metrics import Metrics
+from warning.pipeline import Pipeline
+from warning.settings import Settings
+from warning.storage.database import Database
+
+
+@dataclass(slots=True)
+class Receipt:
+    """The answer to one batch: positions are indexes into the submitted records."""
+
+    accepted: int = 0
+    duplicates: list[int] = field(default_factory=list)
+    rejected: list[tuple[int, Rejected]] = field(default_factory=list)
+
+
+class LiveIngest:
+    def __init__(self, settings: Settings, database: Database, metrics: Metrics) -> None:
+        self.settings = settings
+        self.database = database
+        self.metrics = metrics
+        self.validator = Validator(settings)
+        self.pipeline = Pipeline(settings, keep_closed=True)
+        self.lock = threading.Lock()
+        self.pipeline.restore(database.load_snapshots())
+        metrics.series.set(len(self.pipeline.series))
+
+    def submit(self, records: Sequence[tuple[str, Any]], source: str = "http") -> Receipt:
+        started = time.perf_counter()
+        batch = sort_batch(records, self.validator)
+        receipt = Receipt(rejected=list(batch.rejected))
+        with self.lock:
+            ids = [e.id for e in batch.events if e.id is not None]
+            kept = drop_seen(batch.events, batch.positions, self.database.known_ids(ids) if ids else ())
+            out = self.pipeline.process(kept.events)
+            for late in out.late:
+                position = kept.positions[late.position]
+                rejected = Rejected(event_json(late.event), late.reason, records[position][0], kind="late")
+                receipt.rejected.append((position, rejected))
+            receipt.rejected.sort(key=lambda item: item[0])
+            try:
+                self.database.record(
+                    changes=out.changes,
+                    rejected=[r for _, r in receipt.rejected],
+                    closed=out.closed,
+                    snapshots=self.pipeline.snapshot(out.touched),
+                    seen_ids=accepted_ids(kept.events, {late.position for late in out.late}),
+                )
+            except StorageError:
+                self.metrics.storage_errors.inc()
+                self._roll_back(out.touched)
+                raise
+        receipt.accepted = out.accepted
+        receipt.duplicates = kept.duplicates
+        self._count(source, receipt, out.changes, started)
+        return receipt
+
+    def _roll_back(self, keys: set[tuple[str, str]]) -> None:
+        committed = self.database.load_snapshots(keys)
+        self.pipeline.forget(keys - committed.keys())
+        self.pipeline.restore(committed)
+
+    def _count(self, source: str, receipt: Receipt, changes: Sequence[Any], started: float) -> None:
+        m = self.metrics
+        m.events.labels(source, "accepted").inc(receipt.accepted)
+        m.events.labels(source, "duplicate").inc(len(receipt.duplicates))
+        late = sum(1 for _, r in receipt.rejected if r.kind == "late")
+        m.events.labels(source, "late").inc(late)
+        m.events.labels(source, "invalid").inc(len(receipt.rejected) - late)
+        for change in changes:
+            m.alerts.labels(change.alert.kind, change.reason.value).inc()
+            if change.reason == "raised":
+                m.alerts_raised.labels(change.alert.kind, change.alert.severity.name).inc()
+        m.series.set(len(self.pipeline.series))
+        m.batch_seconds.labels(source).observe(time.perf_counter() - started)

@@ -1,0 +1,284 @@
+"""The database: one transaction per batch, idempotent writes, alert queries.
+
+:meth:`Database.record` is the only writer of detection results. It stores a batch's
+dead letters, alert versions, closed buckets and the snapshots of the series the batch
+touched in ONE transaction, so what is committed is always a consistent checkpoint: an
+event answered as accepted is durable, and a restart resumes from exactly that state.
+Writes are upserts keyed by deterministic ids, so writing the same batch twice (a replay
+after a crash) changes nothing.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, Select, and_, create_engine, delete, event, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from detectors.base import Bucket, Severity
+from warning.alerts import Alert, AlertChange, AlertStatus
+from warning.errors import StorageError
+from warning.events import Rejected
+from warning.pipeline import ClosedBucket, SeriesKey
+from warning.settings import Settings
+from warning.storage.models import (
+    AlertHistoryRow,
+    AlertRow,
+    BucketRow,
+    DeadLetterRow,
+    SeenEventIdRow,
+    SeriesSnapshotRow,
+)
+
+UTC = dt.timezone.utc
+
+
+def utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(slots=True, frozen=True)
+class AlertFilter:
+    status: str | None = None
+    severity: str | None = None
+    kind: str | None = None
+    signal: str | None = None
+    entity: str | None = None
+    raised_since: dt.datetime | None = None
+    raised_until: dt.datetime | None = None
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with SQLite tuned for a single durable writer (WAL, crash-safe commits)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            # WAL with synchronous=NORMAL survives a killed process (not a power cut).
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.sqlalchemy_url)
+        self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+
+    # -- writes -------------------------------------------------------------------------
+
+    def record(
+        self,
+        *,
+        changes: Sequence[AlertChange] = (),
+        rejected: Sequence[Rejected] = (),
+        closed: Sequence[ClosedBucket] = (),
+        snapshots: dict[SeriesKey, list[Any]] | None = None,
+        seen_ids: Sequence[str] = (),
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Store one batch's results atomically."""
+        now = now or dt.datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                if rejected:
+                    conn.execute(DeadLetterRow.__table__.insert(), [
+                        {"kind": r.kind, "reason": r.reason, "source": r.source, "raw": r.raw, "received_at": now}
+                        for r in rejected
+                    ])
+                if changes:
+                    self._write_alerts(conn, changes, now)
+                if closed:
+                    self._upsert(conn, BucketRow, [_bucket_row(c) for c in closed], ("signal", "entity", "start"))
+                if seen_ids:
+                    conn.execute(self._insert(SeenEventIdRow.__table__).on_conflict_do_nothing(),
+                                 [{"id": i, "seen_at": now} for i in seen_ids])
+                if snapshots:
+                    self._upsert(conn, SeriesSnapshotRow, [
+                        {"signal": s, "entity": e, "state": orjson.dumps(state), "updated_at": now}
+                        for (s, e), state in snapshots.items()
+                    ], ("signal", "entity"))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not store the batch: {exc.__class__.__name__}: {exc}") from exc
+
+    def _write_alerts(self, conn: Connection, changes: Sequence[AlertChange], now: dt.datetime) -> None:
+        latest: dict[str, Alert] = {}
+        for change in changes:
+            latest[change.alert.id] = change.alert
+        rows = [_alert_row(a, now) for a in latest.values()]
+        table = AlertRow.__table__
+        stmt = self._insert(table).values(rows)
+        updated = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
+        # An operator's move (acknowledged, responding, ...) is never undone by detection;
+        # detection may only resolve an alert nobody has touched.
+        updated["status"] = func.coalesce(
+            func.nullif(table.c.status, "open"), stmt.excluded.status
+        )
+        # Stale versions (a replay after a crash) must not overwrite newer ones.
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["id"], set_=updated, where=table.c.version < stmt.excluded.version,
+        ))
+        history = [{
+            "alert_id": c.alert.id, "version": c.alert.version, "reason": c.reason.value, "at": utc(c.at),
+            "severity": c.alert.severity.name, "status": c.alert.status.value, "evidence": c.alert.evidence,
+            "recorded_at": now,
+        } for c in changes]
+        conn.execute(self._insert(AlertHistoryRow.__table__).values(history).on_conflict_do_nothing())
+
+    def _upsert(self, conn: Connection, model: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+        table = model.__table__
+        for chunk in _chunks(rows, 500):
+            stmt = self._insert(table).values(chunk)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={c: stmt.excluded[c] for c in chunk[0] if c not in keys},
+            ))
+
+    def prune(self, now: dt.datetime | None = None) -> tuple[int, int]:
+        """Delete closed buckets and remembered ids past their retention; returns the counts."""
+        now = now or dt.datetime.now(UTC)
+        bucket_cutoff = now - dt.timedelta(days=self.settings.bucket_retention_days)
+        id_cutoff = now - dt.timedelta(days=self.settings.seen_ids_retention_days)
+        with self.engine.begin() as conn:
+            buckets = conn.execute(delete(BucketRow).where(BucketRow.start < bucket_cutoff)).rowcount
+            ids = conn.execute(delete(SeenEventIdRow).where(SeenEventIdRow.seen_at < id_cutoff)).rowcount
+        return buckets or 0, ids or 0
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` were already accepted."""
+        known: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(select(SeenEventIdRow.id).where(SeenEventIdRow.id.in_(ids[i:i + 500])))
+                known.update(r[0] for r in rows)
+        return known
+
+    # -- reads --------------------------------------------------------------------------
+
+    def load_snapshots(self, keys: Iterable[SeriesKey] | None = None) -> dict[SeriesKey, list[Any]]:
+        """Committed series state: all of it, or the given series (those that have any)."""
+        query = select(SeriesSnapshotRow.signal, SeriesSnapshotRow.entity, SeriesSnapshotRow.state)
+        wanted = None if keys is None else set(keys)
+        with self.engine.connect() as conn:
+            if wanted is not None:
+                entities = {e for _, e in wanted}
+                query = query.where(SeriesSnapshotRow.entity.in_(entities)) if len(entities) < 1000 else query
+            rows = conn.execute(query)
+            snapshots = {(r.signal, r.entity): orjson.loads(r.state) for r in rows}
+        return snapshots if wanted is None else {k: v for k, v in snapshots.items() if k in wanted}
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(AlertRow).where(AlertRow.id == alert_id)).mappings().first()
+            return None if row is None else _alert(row)
+
+    def list_alerts(self, filters: AlertFilter, *, limit: int = 100, cursor: str | None = None) -> tuple[list[Alert], str | None]:
+        """Alerts newest first, ``limit`` at a time; pass the returned cursor for the next page."""
+        query: Select[Any] = select(AlertRow)
+        for column in ("status", "severity", "kind", "signal", "entity"):
+            value = getattr(filters, column)
+            if value is not None:
+                query = query.where(getattr(AlertRow, column) == value)
+        if filters.raised_since is not None:
+            query = query.where(AlertRow.raised_at >= filters.raised_since)
+        if filters.raised_until is not None:
+            query = query.where(AlertRow.raised_at < filters.raised_until)
+        if cursor is not None:
+            raised_at, alert_id = decode_cursor(cursor)
+            query = query.where(or_(AlertRow.raised_at < raised_at,
+                                    and_(AlertRow.raised_at == raised_at, AlertRow.id < alert_id)))
+        query = query.order_by(AlertRow.raised_at.desc(), AlertRow.id.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            alerts = [_alert(r) for r in conn.execute(query).mappings()]
+        if len(alerts) <= limit:
+            return alerts, None
+        last = alerts[limit - 1]
+        return alerts[:limit], encode_cursor(utc(last.raised_at), last.id)
+
+    def all_alerts(self) -> list[Alert]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(AlertRow).order_by(AlertRow.raised_at, AlertRow.id)).mappings()
+            return [_alert(r) for r in rows]
+
+    def alert_history(self, alert_id: str) -> list[dict[str, Any]]:
+        query = select(AlertHistoryRow).where(AlertHistoryRow.alert_id == alert_id).order_by(AlertHistoryRow.version)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def dead_letters(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(DeadLetterRow).order_by(DeadLetterRow.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def buckets(self, signal: str, entity: str, since: dt.datetime | None = None) -> list[Bucket]:
+        query = select(BucketRow).where(BucketRow.signal == signal, BucketRow.entity == entity)
+        if since is not None:
+            query = query.where(BucketRow.start >= since)
+        with self.engine.connect() as conn:
+            return [Bucket(r.start.timestamp(), r.end.timestamp(), r.value, r.weight, r.total)
+                    for r in conn.execute(query.order_by(BucketRow.start))]
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+
+def encode_cursor(raised_at: dt.datetime, alert_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([raised_at.isoformat(), alert_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        raised_at, alert_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return dt.datetime.fromisoformat(raised_at), str(alert_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise ValueError(f"invalid cursor {cursor!r}; pass back the next_cursor of the previous page") from None
+
+
+def _bucket_row(c: ClosedBucket) -> dict[str, Any]:
+    b = c.bucket
+    return {"signal": c.signal, "entity": c.entity, "start": utc(b.start), "end": utc(b.end),
+            "value": b.value, "weight": b.weight, "total": b.total}
+
+
+def _alert_row(a: Alert, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": a.id, "kind": a.kind, "rule": a.rule, "signal": a.signal, "entity": a.entity,
+        "severity": a.severity.name, "status": a.status.value, "raised_at": utc(a.raised_at),
+        "last_seen_at": utc(a.last_seen_at), "response_due_at": utc(a.response_due_at),
+        "cleared_at": None if a.cleared_at is None else utc(a.cleared_at),
+        "resolved_at": None if a.resolved_at is None else utc(a.resolved_at),
+        "crisis_type": a.crisis_type, "message": a.message, "evidence": a.evidence,
+        "strength": a.strength, "version": a.version, "updated_at": now,
+    }
+
+
+def _alert(row: Any) -> Alert:
+    def ts(value: dt.datetime | None) -> float | None:
+        return None if value is None else value.timestamp()
+
+    return Alert(
+        id=row["id"], kind=row["kind"], rule=row["rule"], signal=row["signal"], entity=row["entity"],
+        severity=Severity[row["severity"]], status=AlertStatus(row["status"]),
+        raised_at=row["raised_at"].timestamp(), last_seen_at=row["last_seen_at"].timestamp(),
+        response_due_at=row["response_due_at"].timestamp(), message=row["message"],
+        evidence=row["evidence"], strength=row["strength"], crisis_type=row["crisis_type"],
+        cleared_at=ts(row["cleared_at"]), resolved_at=ts(row["resolved_at"]), version=row["version"],
+    )
+
+
+def _chunks(rows: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
