@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="JSONL file ('-' for stdout)")
     export.set_defaults(run=_export)
 
-    check = commands.add_parser("check-config", help="validate the configuration and print it")
+    check = commands.add_parser("check-config", help="validate the configuration and print it, defaults included")
     check.set_defaults(run=_check_config)
     return parser
 
@@ -121,7 +121,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check_config(args: argparse.Namespace, settings: Settings) -> int:
-    print(settings.model_dump_json(indent=2, exclude={"signals": {"__all__": {"rules"}}}))
+    print(settings.model_dump_json(indent=2))
     for name, signal in settings.signals.items():
         rules = ", ".join(f"{r.name} ({r.kind})" for r in signal.rules) or "no rules"
         print(f"signal {name}: {signal.aggregate} per {signal.bucket:g} s, lateness {signal.lateness:g} s; {rules}",

@@ -48,6 +48,15 @@ class LiveIngest:
         self.lock = threading.Lock()
         self.pipeline.restore(database.load_snapshots())
         metrics.series.set(len(self.pipeline.series))
+        self._pruned_at = float("-inf")
+        self.prune_if_due()
+
+    def prune_if_due(self, every_seconds: float = 3600.0) -> None:
+        """Apply the bucket and seen-id retention, at most once per ``every_seconds``."""
+        now = time.monotonic()
+        if now - self._pruned_at >= every_seconds:
+            self._pruned_at = now
+            self.database.prune()
 
     def submit(self, records: Sequence[tuple[str, Any]], source: str = "http") -> Receipt:
         started = time.perf_counter()
@@ -77,6 +86,7 @@ class LiveIngest:
         receipt.accepted = out.accepted
         receipt.duplicates = kept.duplicates
         self._count(source, receipt, out.changes, started)
+        self.prune_if_due()
         return receipt
 
     def _roll_back(self, keys: set[tuple[str, str]]) -> None:

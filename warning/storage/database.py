@@ -147,14 +147,23 @@ class Database:
             ))
 
     def prune(self, now: dt.datetime | None = None) -> tuple[int, int]:
-        """Delete closed buckets and remembered ids past their retention; returns the counts."""
+        """Apply the retentions; returns how many buckets and remembered ids went.
+
+        Bucket retention counts back from the newest stored bucket (event time), not from
+        the wall clock, so a replay of last year's history keeps its charts.
+        """
         now = now or dt.datetime.now(UTC)
-        bucket_cutoff = now - dt.timedelta(days=self.settings.bucket_retention_days)
         id_cutoff = now - dt.timedelta(days=self.settings.seen_ids_retention_days)
         with self.engine.begin() as conn:
-            buckets = conn.execute(delete(BucketRow).where(BucketRow.start < bucket_cutoff)).rowcount
+            newest = conn.execute(select(func.max(BucketRow.start))).scalar()
+            buckets = 0
+            if newest is not None:
+                if newest.tzinfo is None:
+                    newest = newest.replace(tzinfo=UTC)
+                bucket_cutoff = newest - dt.timedelta(days=self.settings.bucket_retention_days)
+                buckets = conn.execute(delete(BucketRow).where(BucketRow.start < bucket_cutoff)).rowcount or 0
             ids = conn.execute(delete(SeenEventIdRow).where(SeenEventIdRow.seen_at < id_cutoff)).rowcount
-        return buckets or 0, ids or 0
+        return buckets, ids or 0
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` were already accepted."""
