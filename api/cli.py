@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         return int(args.run(args, settings) or 0)
-    except TocsinError as exc:
+    except (TocsinError, OSError, EOFError) as exc:  # files that cannot be read: a message, not a traceback
         print(f"tocsin: {exc}", file=sys.stderr)
         return 2
 
@@ -103,10 +103,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.engine import make_url
+
     from warning.storage.migrations import upgrade
 
     upgrade(settings.sqlalchemy_url)
-    print(f"tocsin: database at {settings.sqlalchemy_url} is up to date", file=sys.stderr)
+    shown = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+    print(f"tocsin: database at {shown} is up to date", file=sys.stderr)
     return 0
 
 

@@ -2,7 +2,10 @@
 ``{"error": {"type": "not_found", "message": "..."}}``."""
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from warning.errors import ConfigError, NotFound, StorageError, TocsinError
@@ -16,21 +19,40 @@ class BadRequest(TocsinError):
     """The request body cannot be read at all (not JSON, wrong top-level shape)."""
 
 
+class InvalidParameter(TocsinError):
+    """A parameter is well-formed but unusable (a foreign cursor, a time without offset)."""
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(f"{location}: {message}")
+        self.problems = [{"location": location, "message": message}]
+
+
 STATUS: dict[type[TocsinError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     BadRequest: (400, "bad_request"),
+    InvalidParameter: (422, "invalid_request"),
     PayloadTooLarge: (413, "payload_too_large"),
     StorageError: (503, "storage_unavailable"),
     ConfigError: (500, "config_error"),
 }
 
 
-def error_body(kind: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"type": kind, "message": message}}
+def error_body(kind: str, message: str, **extra: Any) -> dict[str, dict[str, Any]]:
+    return {"error": {"type": kind, "message": message, **extra}}
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(TocsinError)
     async def _tocsin_error(request: Request, exc: TocsinError) -> JSONResponse:
         status, kind = next((v for k, v in STATUS.items() if isinstance(exc, k)), (500, "internal"))
-        return JSONResponse(error_body(kind, str(exc)), status_code=status)
+        extra = {"problems": exc.problems} if isinstance(exc, InvalidParameter) else {}
+        return JSONResponse(error_body(kind, str(exc), **extra), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422s, in the same shape as every other error, one line per problem.
+        problems = [
+            {"location": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()
+        ]
+        message = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
+        return JSONResponse(error_body("invalid_request", message, problems=problems), status_code=422)

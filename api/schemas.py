@@ -7,11 +7,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warning.alerts import Alert
 
+# Every field set: FastAPI drops null values from the examples it serves, which would leave the
+# served example without required fields.
 ALERT_EXAMPLE: dict[str, Any] = {
     "id": "alr_3f9a1c0d2b7e8a6f4c21", "kind": "exponential_growth", "rule": "mentions.exponential_growth",
-    "signal": "mentions", "entity": "brand-x", "severity": "severe", "status": "open",
+    "signal": "mentions", "entity": "brand-x", "severity": "severe", "status": "resolved",
     "raised_at": "2026-11-20T10:00:00Z", "last_seen_at": "2026-11-20T13:00:00Z",
-    "response_due_at": "2026-11-20T16:00:00Z", "cleared_at": None, "resolved_at": None, "crisis_type": None,
+    "response_due_at": "2026-11-20T16:00:00Z", "cleared_at": "2026-11-21T02:00:00Z",
+    "resolved_at": "2026-11-22T02:00:00Z", "crisis_type": "communication_failure",
     "message": "complaints doubling every 9.1 h, 4.1x normal, 100x projected in 27 h",
     "evidence": {"growth_rate_per_hour": 0.076, "doubling_time_hours": 9.1, "multiple": 4.1,
                  "hours_to_10x": 11.7, "hours_to_100x": 27.9, "p_value": 1e-9},
@@ -47,6 +50,11 @@ class AlertRead(BaseModel):
 
 
 class AlertPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [ALERT_EXAMPLE],
+        "next_cursor": "WyIyMDI2LTExLTIwVDEwOjAwOjAwKzAwOjAwIiwiYWxyXzNmOWExYzBkMmI3ZThhNmY0YzIxIl0",
+    }]})
+
     items: list[AlertRead]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
@@ -71,6 +79,29 @@ class EventsReceipt(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok", "database": "ok", "series": 1520}]})
+
     status: Literal["ok", "unavailable"]
     database: str
     series: int
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="stable machine-readable kind: not_found, bad_request, payload_too_large, "
+                                  "storage_unavailable, ...")
+    message: str = Field(description="what went wrong, for people")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error Tocsin answers on purpose (api/errors.py)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": {"type": "not_found", "message": "no alert with id 'alr_3f9a1c0d2b7e8a6f4c21'"}},
+    ]})
+
+    error: ErrorDetail
+
+
+def error_response(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry for an error answered with :class:`ErrorBody`."""
+    return {"model": ErrorBody, "description": description}

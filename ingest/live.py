@@ -5,13 +5,15 @@ transaction the dead letters, alert changes, closed buckets and the new snapshot
 series the batch touched. Only then is the batch answered, so an event answered as
 accepted survives a ``kill -9`` right after the answer: at start, the pipeline is restored
 from those snapshots. If the commit fails, the touched series are reloaded from their
-last committed snapshots, so memory never runs ahead of the database.
+last committed snapshots, so memory never runs ahead of the database; when the database
+cannot even be read, those series stay marked and are reloaded before the next batch.
 
 One lock serialises batches: the pipeline is a single writer per process (Kafka workers
 scale out by partition, each owning its series).
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -27,6 +29,8 @@ from warning.metrics import Metrics
 from warning.pipeline import Pipeline
 from warning.settings import Settings
 from warning.storage.database import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -46,6 +50,7 @@ class LiveIngest:
         self.validator = Validator(settings)
         self.pipeline = Pipeline(settings, keep_closed=True)
         self.lock = threading.Lock()
+        self._stale: set[tuple[str, str]] = set()  # series whose memory may be ahead of the database
         self.pipeline.restore(database.load_snapshots())
         metrics.series.set(len(self.pipeline.series))
         self._pruned_at = float("-inf")
@@ -56,22 +61,26 @@ class LiveIngest:
         now = time.monotonic()
         if now - self._pruned_at >= every_seconds:
             self._pruned_at = now
-            self.database.prune()
+            try:
+                self.database.prune()
+            except StorageError as exc:  # retention can wait an hour; a batch answer cannot
+                log.warning("retention not applied: %s", exc)
 
     def submit(self, records: Sequence[tuple[str, Any]], source: str = "http") -> Receipt:
         started = time.perf_counter()
         batch = sort_batch(records, self.validator)
         receipt = Receipt(rejected=list(batch.rejected))
         with self.lock:
+            self._reload_stale()
             ids = [e.id for e in batch.events if e.id is not None]
             kept = drop_seen(batch.events, batch.positions, self.database.known_ids(ids) if ids else ())
-            out = self.pipeline.process(kept.events)
-            for late in out.late:
-                position = kept.positions[late.position]
-                rejected = Rejected(event_json(late.event), late.reason, records[position][0], kind="late")
-                receipt.rejected.append((position, rejected))
-            receipt.rejected.sort(key=lambda item: item[0])
             try:
+                out = self.pipeline.process(kept.events)
+                for late in out.late:
+                    position = kept.positions[late.position]
+                    rejected = Rejected(event_json(late.event), late.reason, records[position][0], kind="late")
+                    receipt.rejected.append((position, rejected))
+                receipt.rejected.sort(key=lambda item: item[0])
                 self.database.record(
                     changes=out.changes,
                     rejected=[r for _, r in receipt.rejected],
@@ -79,9 +88,10 @@ class LiveIngest:
                     snapshots=self.pipeline.snapshot(out.touched),
                     seen_ids=accepted_ids(kept.events, {late.position for late in out.late}),
                 )
-            except StorageError:
-                self.metrics.storage_errors.inc()
-                self._roll_back(out.touched)
+            except BaseException as exc:
+                if isinstance(exc, StorageError):
+                    self.metrics.storage_errors.inc()
+                self._roll_back({(e.signal, e.entity) for e in kept.events})
                 raise
         receipt.accepted = out.accepted
         receipt.duplicates = kept.duplicates
@@ -90,9 +100,20 @@ class LiveIngest:
         return receipt
 
     def _roll_back(self, keys: set[tuple[str, str]]) -> None:
-        committed = self.database.load_snapshots(keys)
-        self.pipeline.forget(keys - committed.keys())
+        """Return ``keys`` (every series the failed batch may have changed) to their committed state."""
+        self._stale |= keys
+        try:
+            self._reload_stale()
+        except StorageError:
+            pass  # the database is down: reloaded before the next batch instead
+
+    def _reload_stale(self) -> None:
+        if not self._stale:
+            return
+        committed = self.database.load_snapshots(self._stale)  # StorageError: they stay stale
+        self.pipeline.forget(self._stale - committed.keys())
         self.pipeline.restore(committed)
+        self._stale.clear()
 
     def _count(self, source: str, receipt: Receipt, changes: Sequence[Any], started: float) -> None:
         m = self.metrics

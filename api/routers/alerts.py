@@ -4,14 +4,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from api.deps import DatabaseDep
-from api.schemas import AlertPage, AlertRead
+from api.errors import InvalidParameter
+from api.schemas import AlertPage, AlertRead, error_response
 from warning.errors import NotFound
 from warning.storage.database import AlertFilter
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses={422: error_response("a parameter is invalid; the message names it")})
 
 
 @router.get("", response_model=AlertPage, summary="List alerts, newest first")
@@ -29,17 +30,17 @@ def list_alerts(
 ) -> AlertPage:
     for name, value in (("raised_since", raised_since), ("raised_until", raised_until)):
         if value is not None and value.tzinfo is None:
-            raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-11-20T10:00:00Z")
+            raise InvalidParameter(f"query.{name}", "needs a UTC offset, e.g. 2026-11-20T10:00:00Z")
     filters = AlertFilter(status, severity, kind, signal, entity, raised_since, raised_until)
     try:
         alerts, next_cursor = db.list_alerts(filters, limit=limit, cursor=cursor)
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise InvalidParameter("query.cursor", str(exc)) from None
     return AlertPage(items=[AlertRead.of(a) for a in alerts], next_cursor=next_cursor)
 
 
 @router.get("/{alert_id}", response_model=AlertRead, summary="One alert",
-            responses={404: {"description": "no alert with this id"}})
+            responses={404: error_response("no alert with this id")})
 def get_alert(alert_id: str, db: DatabaseDep) -> AlertRead:
     alert = db.get_alert(alert_id)
     if alert is None:

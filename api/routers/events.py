@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import IngestDep, SettingsDep
 from api.errors import BadRequest, PayloadTooLarge
-from api.schemas import EVENT_EXAMPLE, EventsReceipt, RejectedItem
+from api.schemas import EVENT_EXAMPLE, EventsReceipt, RejectedItem, error_response
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -40,9 +40,9 @@ BODY_DOC: dict[str, Any] = {
         "are answered by index with their reason and kept as dead letters; the rest of the batch is processed. "
         "Events whose id was already accepted are ignored and listed under `duplicates`."
     ),
-    responses={400: {"description": "the body is not JSON, or not an object or array"},
-               413: {"description": "the body is larger than max_body_bytes"},
-               503: {"description": "the database is unavailable; nothing of the batch was kept, retry it"}},
+    responses={400: error_response("the body is not JSON, or not an object or array"),
+               413: error_response("the body is larger than max_body_bytes"),
+               503: error_response("the database is unavailable; nothing of the batch was kept, retry it")},
     openapi_extra=BODY_DOC,
 )
 async def post_events(request: Request, ingest: IngestDep, settings: SettingsDep) -> EventsReceipt:

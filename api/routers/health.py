@@ -11,6 +11,12 @@ from api.schemas import Health
 
 router = APIRouter(tags=["health"])
 
+METRICS_EXAMPLE = (
+    "# HELP tocsin_ingest_events_total Events received, by outcome.\n"
+    "# TYPE tocsin_ingest_events_total counter\n"
+    'tocsin_ingest_events_total{outcome="accepted",source="http"} 48213.0\n'
+)
+
 
 @router.get("/healthz", response_model=Health, summary="Readiness",
             responses={503: {"model": Health, "description": "the database does not answer"}})
@@ -25,6 +31,6 @@ def healthz(db: DatabaseDep, ingest: IngestDep) -> Health | JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {}}}})
+            responses={200: {"content": {"text/plain": {"example": METRICS_EXAMPLE}}}})
 def metrics(m: MetricsDep) -> Response:
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

@@ -25,7 +25,8 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}; Tocsin stores UTC times only")
-        return value
+        # SQLite compares the stored text, which carries no offset: bind every time as UTC.
+        return None if value is None else value.astimezone(dt.timezone.utc)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
