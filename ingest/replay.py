@@ -20,7 +20,9 @@ from warning.pipeline import Outcome, Pipeline
 from warning.settings import Settings
 
 T = TypeVar("T")
-BATCH = 8192
+# Small batches keep each batch's lines, events and buckets in the CPU cache: a replay runs
+# ~20 % faster with 256 than with 8192 (benchmarks/replay_throughput.py).
+BATCH = 256
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from math import isfinite
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,11 @@ MAX_ENTITY = 200
 MAX_LABELS = 32
 MAX_LABEL_KEY = 64
 MAX_LABEL_VALUE = 200
+# Event times far outside any plausible feed are typos; accepting one would make its series
+# jump (or wait) centuries.
+MIN_YEAR, MAX_YEAR = 1970, 2200
+
+_fromisoformat = dt.datetime.fromisoformat
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,28 +69,27 @@ class Validator:
         """A decoded JSON value to an event, or the reason it was rejected."""
         if type(obj) is not dict:
             return f"an event must be a JSON object, got {_json_type(obj)}"
-        if not obj.keys() <= ALLOWED_FIELDS:
+        if not ALLOWED_FIELDS.issuperset(obj):
             unknown = sorted(set(obj) - ALLOWED_FIELDS)
             return f"unknown field {unknown[0]!r}; allowed fields: {', '.join(sorted(ALLOWED_FIELDS))}"
-        for name in REQUIRED_FIELDS:
-            if name not in obj:
-                return f"missing field {name!r}"
+        try:
+            raw_ts, signal, entity, value = obj["ts"], obj["signal"], obj["entity"], obj["value"]
+        except KeyError:
+            missing = next(name for name in REQUIRED_FIELDS if name not in obj)
+            return f"missing field {missing!r}"
 
-        signal = obj["signal"]
         rule = self.signals.get(signal) if type(signal) is str else None
         if rule is None:
             return f"unknown signal {signal!r}; configured signals: {self._known}"
-        entity = obj["entity"]
         if type(entity) is not str or not 0 < len(entity) <= MAX_ENTITY or not entity.isprintable():
             return f"entity must be 1-{MAX_ENTITY} printable characters, got {_clip(entity)}"
 
-        ts = _timestamp(obj["ts"])
+        ts = _timestamp(raw_ts)
         if type(ts) is str:
             return ts
-        value = obj["value"]
         if type(value) is not float and type(value) is not int:
             return f"value must be a number, got {_json_type(value)}"
-        if not math.isfinite(value):
+        if not isfinite(value):
             return f"value must be finite, got {value}"
         if rule.is_count and value < 0:
             return f"value of a count signal ({signal}) must be >= 0, got {value}"
@@ -94,14 +99,17 @@ class Validator:
         event_id = obj.get("id")
         if event_id is not None and (type(event_id) is not str or not 0 < len(event_id) <= MAX_ID):
             return f"id must be a string of 1-{MAX_ID} characters, got {_clip(event_id)}"
+        if len(obj) == 5 and event_id is not None or len(obj) == 4:
+            # The common event: the required fields and an id, nothing optional to check.
+            return Event(signal, entity, ts, float(value), event_id)
         count = obj.get("count", 1.0)
-        if type(count) not in (int, float) or not (math.isfinite(count) and count > 0):
+        if type(count) not in (int, float) or not (isfinite(count) and count > 0):
             return f"count must be a finite number > 0, got {_clip(count)}"
         total = obj.get("total")
         if total is not None:
             if not rule.is_count:
                 return f"total applies to count signals only, not {signal}"
-            if type(total) not in (int, float) or not math.isfinite(total) or total < value:
+            if type(total) not in (int, float) or not isfinite(total) or total < value:
                 return f"total must be a finite number >= value ({value}), got {_clip(total)}"
         labels = obj.get("labels")
         if labels is not None:
@@ -115,14 +123,20 @@ class Validator:
 def _timestamp(raw: Any) -> float | str:
     if type(raw) is not str:
         return f"ts must be an RFC 3339 string, got {_json_type(raw)}"
+    # RFC 3339's shape, checked by position (cheaper than a regex on the hot path):
+    # YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm), T and Z in either case.
+    if len(raw) < 19 or raw[4] != "-" or raw[7] != "-" or raw[10] not in "Tt " or raw[13] != ":" or raw[16] != ":":
+        return f"ts is not an RFC 3339 date-time like 2026-11-20T10:00:00Z: {_clip(raw)}"
+    if raw[-1] not in "Zz" and (raw[-3] != ":" or raw[-6] not in "+-"):
+        return f"ts needs a UTC offset, 'Z' or '+hh:mm': {_clip(raw)}"
     try:
-        t = dt.datetime.fromisoformat(raw)
+        t = _fromisoformat(raw if raw[-1] != "z" and raw[10] != "t" else raw.upper())
     except ValueError:
         return f"ts is not an RFC 3339 timestamp: {_clip(raw)}"
     if t.tzinfo is None:
-        return f"ts has no UTC offset (add 'Z' or '+hh:mm'): {_clip(raw)}"
-    if len(raw) < 20 or raw[10] not in "Tt ":
-        return f"ts is not an RFC 3339 date-time: {_clip(raw)}"
+        return f"ts needs a UTC offset, 'Z' or '+hh:mm': {_clip(raw)}"
+    if not MIN_YEAR <= t.year <= MAX_YEAR:
+        return f"ts year {t.year} is outside {MIN_YEAR}-{MAX_YEAR}: {_clip(raw)}"
     return t.timestamp()
 
 

@@ -138,6 +138,8 @@ class AlertTrack:
         updated = replace(
             alert,
             severity=severity,
+            # A worse severity may have a shorter clock; a deadline never moves later.
+            response_due_at=min(alert.response_due_at, alert.raised_at + self.ctx.response_seconds[severity]),
             last_seen_at=at,
             cleared_at=None,
             message=finding.message if peak else alert.message,

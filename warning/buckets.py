@@ -9,7 +9,8 @@ entity and still give the same alerts as one replay.
 A bucket closes once ``end + lateness <= watermark``. Events for a closed bucket are
 late: they are kept as late (with the reason) by the caller, never merged silently.
 Every bucket between the first and the watermark is emitted, so a count signal sees its
-empty buckets as zero and a mean signal sees them as missing (``value=None``).
+empty buckets as zero and a mean signal sees them as missing (``value=None``); after a
+silence longer than ``MAX_GAP_BUCKETS`` buckets only the last ones of it are emitted.
 """
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from typing import Any
 
 from detectors.base import Bucket
 from warning.timefmt import rfc3339
+
+
+MAX_GAP_BUCKETS = 10_000
 
 
 class BucketWindow:
@@ -39,10 +43,14 @@ class BucketWindow:
         if self.next_close is None:
             self.next_close = start
         elif start < self.next_close:
-            return (
-                f"late: its bucket {rfc3339(start)} closed when the series reached "
-                f"{rfc3339(self.watermark)} (allowed lateness {self.lateness:g} s)"
-            )
+            if start + self.width + self.lateness > self.watermark:
+                # Not closed, only earlier than the series' first event: open it.
+                self.next_close = start
+            else:
+                return (
+                    f"late: its bucket {rfc3339(start)} closed when the series reached "
+                    f"{rfc3339(self.watermark)} (allowed lateness {self.lateness:g} s)"
+                )
         acc = self.open.get(start)
         weight = 1.0 if self.is_count else count
         if acc is None:
@@ -58,7 +66,10 @@ class BucketWindow:
 
     def close_ready(self) -> list[Bucket]:
         """Close every bucket whose end plus lateness the watermark has passed."""
-        return self._close_until(self.watermark - self.lateness)
+        horizon = self.watermark - self.lateness
+        if self.next_close is None or self.next_close + self.width > horizon:
+            return []  # the common answer, checked here to spare a call per event
+        return self._close_until(horizon)
 
     def close_all(self) -> list[Bucket]:
         """Close every open bucket (end of a finite replay)."""
@@ -71,6 +82,11 @@ class BucketWindow:
         width = self.width
         if start is None or start + width > horizon:
             return []
+        gap = int((horizon - start) // width) - MAX_GAP_BUCKETS
+        if gap > 0:
+            # A series silent for ages: emit the last MAX_GAP_BUCKETS empty buckets only, so
+            # one event cannot make a worker close millions of buckets; never skip data.
+            start = min(start + gap * width, min(self.open, default=float("inf")))
         closed = []
         pop = self.open.pop
         is_count = self.is_count

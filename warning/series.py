@@ -35,10 +35,13 @@ class Series:
         """Score then learn each closed bucket with every rule; collect alert changes."""
         for bucket in closed:
             for detector, track in zip(self.detectors, self.tracks):
-                change = track.observe(detector.score_one(bucket), bucket.end)
+                finding = detector.score_one(bucket)
+                # Most buckets: no finding and no alert, so nothing for the track to do.
+                if finding is not None or track.alert is not None:
+                    change = track.observe(finding, bucket.end)
+                    if change is not None:
+                        changes.append(change)
                 detector.learn_one(bucket)
-                if change is not None:
-                    changes.append(change)
 
     def snapshot(self) -> list[Any]:
         return [

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 UTC = dt.timezone.utc
 
@@ -23,7 +24,7 @@ def parse_rfc3339(text: str) -> float:
 
 def parse_duration(value: str | int | float) -> float:
     """Seconds from ``300``, ``"300s"``, ``"5m"``, ``"1h"``, ``"1d"`` or ``"2w"``."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("a duration must be a number of seconds or a string like '5m'")
     if isinstance(value, (int, float)):
         seconds = float(value)
@@ -35,6 +36,8 @@ def parse_duration(value: str | int | float) -> float:
             seconds = float(text[:-1]) * scale if scale else float(text)
         except ValueError:
             raise ValueError(f"{value!r} is not a duration like '30s', '5m', '1h', '1d' or '2w'") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"a duration must be finite, got {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {value!r}")
     return seconds

@@ -36,7 +36,7 @@ detectors = [{kind = "threshold", limit = 10, for_buckets = 2, severity = "sever
 """
 
 
-def clean_events() -> list[dict[str, Any]]:
+def clean_events() -> Alerts:
     """Two days of hourly mentions with a 4-hour surge, five hours of alarms with a 30-minute one."""
     events = [{"id": f"m{h}", "ts": rfc3339(T0 + h * 3600 + 60), "signal": "mentions", "entity": "brand-x",
                "value": 500 if 20 <= h < 24 else 10, "labels": {"channel": "weibo"}} for h in range(48)]
@@ -45,11 +45,11 @@ def clean_events() -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: e["ts"])
 
 
-def jsonl(events: list[dict[str, Any]]) -> bytes:
+def jsonl(events: Alerts) -> bytes:
     return b"".join(orjson.dumps(e) + b"\n" for e in events)
 
 
-def csv(events: list[dict[str, Any]]) -> bytes:
+def csv(events: Alerts) -> bytes:
     rows = ["id,ts,signal,entity,value,labels"]
     for e in events:
         labels = orjson.dumps(e["labels"]).decode().replace('"', '""') if "labels" in e else ""
@@ -57,16 +57,23 @@ def csv(events: list[dict[str, Any]]) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
+Alerts = list[dict[str, Any]]
+
+
 @dataclass
 class Run:
     code: int
-    alerts: list[dict[str, Any]]
-    dead: list[dict[str, Any]]
+    alerts: Alerts
+    dead: Alerts
     err: str
 
 
+Cli = Callable[..., Run]
+Write = Callable[[str, bytes], str]
+
+
 @pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     """``cli(*args, config=CONFIG)``: ``tocsin --config FILE *args`` in-process; reads back
     ``alerts.jsonl`` and its dead letters when the command wrote them."""
     config = tmp_path / "tocsin.toml"
@@ -86,7 +93,7 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Run
 
 
 @pytest.fixture
-def write(tmp_path: Path) -> Callable[[str, bytes], str]:
+def write(tmp_path: Path) -> Write:
     def make(name: str, data: bytes) -> str:
         (tmp_path / name).write_bytes(data)
         return str(tmp_path / name)
@@ -95,17 +102,28 @@ def write(tmp_path: Path) -> Callable[[str, bytes], str]:
 
 
 @pytest.fixture
-def expected(cli: Callable[..., Run], write: Callable[[str, bytes], str], tmp_path: Path) -> list[dict[str, Any]]:
+def replay_file(cli: Cli, write: Write, tmp_path: Path) -> Cli:
+    """``replay_file(name, data, *args)``: ``tocsin replay NAME --alerts-out alerts.jsonl *args``."""
+
+    def run(name: str, data: bytes, *args: str) -> Run:
+        return cli("replay", write(name, data) if name != "-" else "-", "--alerts-out",
+                   str(tmp_path / "alerts.jsonl"), *args)
+
+    return run
+
+
+@pytest.fixture
+def expected(replay_file: Cli, tmp_path: Path) -> Alerts:
     """The alerts of the clean JSONL file."""
-    alerts = cli("replay", write("clean.jsonl", jsonl(clean_events())), "--alerts-out", str(tmp_path / "alerts.jsonl"))
+    alerts = replay_file("clean.jsonl", jsonl(clean_events())).alerts
     (tmp_path / "alerts.jsonl").unlink()
-    return alerts.alerts
+    return alerts
 
 
 # -- replay -----------------------------------------------------------------------------------
 
 
-def test_replay_writes_one_line_per_alert_with_the_spec_fields(expected: list[dict[str, Any]]) -> None:
+def test_replay_writes_one_line_per_alert_with_the_spec_fields(expected: Alerts) -> None:
     assert [SPEC_FIELDS - set(alert) for alert in expected] == [set(), set()]
     assert [(a["kind"], a["rule"], a["signal"], a["entity"], a["severity"], a["raised_at"], a["response_due_at"])
             for a in expected] == [
@@ -124,20 +142,19 @@ def test_replay_writes_one_line_per_alert_with_the_spec_fields(expected: list[di
     pytest.param("events.jsonl", lambda e: gzip.compress(jsonl(e)), id="gzip without its suffix"),
 ])
 def test_replay_of_every_file_form_gives_the_same_alerts(
-    cli: Callable[..., Run], write: Callable[[str, bytes], str], expected: list[dict[str, Any]], tmp_path: Path,
-    name: str, encode: Callable[[list[dict[str, Any]]], bytes],
+    replay_file: Cli, expected: Alerts, name: str, encode: Callable[[Alerts], bytes]
 ) -> None:
-    run = cli("replay", write(name, encode(clean_events())), "--alerts-out", str(tmp_path / "alerts.jsonl"))
+    run = replay_file(name, encode(clean_events()))
 
     assert (run.code, run.alerts, run.dead) == (0, expected, [])
 
 
 def test_replay_reads_stdin_for_a_dash(
-    cli: Callable[..., Run], expected: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    replay_file: Cli, expected: Alerts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(jsonl(clean_events())))))
 
-    run = cli("replay", "-", "--alerts-out", str(tmp_path / "alerts.jsonl"))
+    run = replay_file("-", b"")
 
     assert (run.code, run.alerts) == (0, expected)
     assert "108 events, 108 accepted" in run.err
@@ -166,9 +183,9 @@ BAD_LINES: list[tuple[str, bytes, str]] = [
     ("negative count", bad(value=-3), "value of a count signal (mentions) must be >= 0, got -3"),
     ("satisfaction outside its scale", bad(signal="satisfaction", value=140),
      "value 140 is outside the satisfaction scale [0, 100]"),
-    ("timestamp without offset", bad(ts="2026-11-20T05:00:00"), "ts has no UTC offset"),
-    ("unparsable timestamp", bad(ts="20 Nov 2026"), "ts is not an RFC 3339 timestamp: '20 Nov 2026'"),
-    ("date-only timestamp", bad(ts="2026-11-20"), "ts has no UTC offset"),
+    ("timestamp without offset", bad(ts="2026-11-20T05:00:00"), "ts needs a UTC offset"),
+    ("unparsable timestamp", bad(ts="20 Nov 2026"), "ts is not an RFC 3339 date-time like 2026-11-20T10:00:00Z: '20 Nov 2026'"),
+    ("date-only timestamp", bad(ts="2026-11-20"), "ts is not an RFC 3339 date-time"),
     ("boolean value", bad(value=True), "value must be a number, got a boolean"),
     ("long id", bad(id="x" * 201), "id must be a string of 1-200 characters"),
     ("bad labels", bad(labels=["weibo"]), "labels must be an object of strings, got an array"),
@@ -177,7 +194,7 @@ BAD_LINES: list[tuple[str, bytes, str]] = [
 
 
 def test_bad_lines_are_dead_lettered_and_everything_valid_is_processed(
-    cli: Callable[..., Run], write: Callable[[str, bytes], str], expected: list[dict[str, Any]], tmp_path: Path
+    replay_file: Cli, expected: Alerts
 ) -> None:
     lines = jsonl(clean_events()).splitlines()
     mixed: list[bytes] = []
@@ -187,7 +204,7 @@ def test_bad_lines_are_dead_lettered_and_everything_valid_is_processed(
             mixed.append(BAD_LINES[i][1])
     assert len(BAD_LINES) < len(lines)
 
-    run = cli("replay", write("mixed.jsonl", b"\n".join(mixed) + b"\n"), "--alerts-out", str(tmp_path / "alerts.jsonl"))
+    run = replay_file("mixed.jsonl", b"\n".join(mixed) + b"\n")
 
     assert run.code == 0
     assert run.alerts == expected
@@ -206,13 +223,13 @@ def test_bad_lines_are_dead_lettered_and_everything_valid_is_processed(
 
 
 def test_bad_csv_rows_are_dead_lettered_with_their_line(
-    cli: Callable[..., Run], write: Callable[[str, bytes], str], expected: list[dict[str, Any]], tmp_path: Path
+    replay_file: Cli, expected: Alerts
 ) -> None:
     header, *rows = csv(clean_events()).splitlines(keepends=True)
     bad = b'x1,2026-11-20T05:00:00Z,mentions,brand-x,many,""\n'
     data = header + b"".join(rows[:10]) + bad + b"".join(rows[10:])
 
-    run = cli("replay", write("mixed.csv", data), "--alerts-out", str(tmp_path / "alerts.jsonl"))
+    run = replay_file("mixed.csv", data)
 
     assert run.alerts == expected
     assert run.dead == [{
@@ -221,28 +238,23 @@ def test_bad_csv_rows_are_dead_lettered_with_their_line(
     }]
 
 
-def test_duplicate_ids_are_ignored(
-    cli: Callable[..., Run], write: Callable[[str, bytes], str], expected: list[dict[str, Any]], tmp_path: Path
-) -> None:
+def test_duplicate_ids_are_ignored(replay_file: Cli, expected: Alerts) -> None:
     events = []
     for e in clean_events():
         events.append(e)
         if e["signal"] == "mentions" and e["value"] == 10:
             events.append({**e, "value": 10_000})  # a retry with the same id: it would fire if merged
 
-    run = cli("replay", write("retried.jsonl", jsonl(events)), "--alerts-out", str(tmp_path / "alerts.jsonl"))
+    run = replay_file("retried.jsonl", jsonl(events))
 
     assert (run.alerts, run.dead) == (expected, [])
     assert "152 events, 108 accepted, 44 duplicates, 0 rejected, 0 late" in run.err
 
 
-def test_an_event_far_too_late_is_dead_lettered_as_late(
-    cli: Callable[..., Run], write: Callable[[str, bytes], str], expected: list[dict[str, Any]], tmp_path: Path
-) -> None:
+def test_an_event_far_too_late_is_dead_lettered_as_late(replay_file: Cli, expected: Alerts) -> None:
     late = {"id": "old", "ts": "2026-11-19T10:00:00Z", "signal": "mentions", "entity": "brand-x", "value": 900}
 
-    run = cli("replay", write("late.jsonl", jsonl([*clean_events(), late])), "--alerts-out",
-              str(tmp_path / "alerts.jsonl"))
+    run = replay_file("late.jsonl", jsonl([*clean_events(), late]))
 
     assert run.alerts == expected
     assert run.dead == [{
@@ -253,26 +265,33 @@ def test_an_event_far_too_late_is_dead_lettered_as_late(
     }]
 
 
-def test_dead_letters_can_go_to_a_file_of_their_own(
-    cli: Callable[..., Run], write: Callable[[str, bytes], str], tmp_path: Path
-) -> None:
-    run = cli("replay", write("bad.jsonl", b"{}\n"), "--alerts-out", str(tmp_path / "alerts.jsonl"),
-              "--dead-letters", str(tmp_path / "dead.jsonl"))
+def test_dead_letters_can_go_to_a_file_of_their_own(replay_file: Cli, tmp_path: Path) -> None:
+    run = replay_file("bad.jsonl", b"{}\n", "--dead-letters", str(tmp_path / "dead.jsonl"))
 
     assert run.dead == []
     assert orjson.loads((tmp_path / "dead.jsonl").read_bytes()) == {
         "kind": "invalid", "reason": "missing field 'ts'", "source": "bad.jsonl:1", "raw": "{}"}
 
 
-def test_replay_of_a_missing_file_fails_with_its_name(cli: Callable[..., Run], tmp_path: Path) -> None:
-    run = cli("replay", str(tmp_path / "absent.jsonl"), "--alerts-out", str(tmp_path / "alerts.jsonl"))
+@pytest.mark.parametrize(("data", "message"), [
+    pytest.param(None, "No such file or directory: ", id="missing file"),
+    pytest.param(gzip.compress(jsonl(clean_events()))[:200],
+                 "Compressed file ended before the end-of-stream marker was reached", id="truncated gzip"),
+])
+def test_an_unreadable_events_file_fails_with_a_message_not_a_traceback(
+    cli: Cli, write: Write, tmp_path: Path, data: bytes | None, message: str
+) -> None:
+    path = write("events.jsonl.gz", data) if data is not None else str(tmp_path / "absent.jsonl")
+
+    run = cli("replay", path, "--alerts-out", str(tmp_path / "alerts.jsonl"))
 
     assert run.code == 2
-    assert "absent.jsonl" in run.err
+    assert run.err.startswith("tocsin: ")
+    assert message in run.err
 
 
-def test_the_console_script_runs_a_replay(write: Callable[[str, bytes], str], tmp_path: Path,
-                                          expected: list[dict[str, Any]]) -> None:
+def test_the_console_script_runs_a_replay(write: Write, tmp_path: Path,
+                                          expected: Alerts) -> None:
     (tmp_path / "console.toml").write_text(CONFIG, encoding="utf-8")
     events = write("events.jsonl.gz", gzip.compress(jsonl(clean_events())))
 
@@ -287,14 +306,14 @@ def test_the_console_script_runs_a_replay(write: Callable[[str, bytes], str], tm
 # -- check-config -------------------------------------------------------------------------------
 
 
-def test_check_config_fails_on_an_invalid_file_with_the_key_path(cli: Callable[..., Run]) -> None:
+def test_check_config_fails_on_an_invalid_file_with_the_key_path(cli: Cli) -> None:
     run = cli("check-config", config_text='[signals.mentions]\nbucket = "fast"\n')
 
     assert run.code == 2
     assert "signals.mentions.bucket: 'fast' is not a duration" in run.err
 
 
-def test_check_config_accepts_a_valid_file(cli: Callable[..., Run]) -> None:
+def test_check_config_accepts_a_valid_file(cli: Cli) -> None:
     run = cli("check-config")
 
     assert run.code == 0
@@ -305,7 +324,7 @@ def test_check_config_accepts_a_valid_file(cli: Callable[..., Run]) -> None:
 
 
 def test_alerts_export_writes_stored_alerts_in_the_replay_format(
-    cli: Callable[..., Run], write: Callable[[str, bytes], str], expected: list[dict[str, Any]], tmp_path: Path
+    cli: Cli, write: Write, expected: Alerts, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'export.db'}"
     config = f'database_url = "{url}"\n{CONFIG}'
@@ -323,17 +342,7 @@ def test_alerts_export_writes_stored_alerts_in_the_replay_format(
     assert run.alerts == expected
 
 
-def test_replay_of_a_truncated_gzip_file_fails_with_a_message(
-    cli: Callable[..., Run], write: Callable[[str, bytes], str], tmp_path: Path
-) -> None:
-    cut = gzip.compress(jsonl(clean_events()))[:200]
-
-    run = cli("replay", write("cut.jsonl.gz", cut), "--alerts-out", str(tmp_path / "alerts.jsonl"))
-
-    assert (run.code, run.err) == (2, "tocsin: Compressed file ended before the end-of-stream marker was reached\n")
-
-
-def test_alerts_export_without_a_database_fails_with_a_message(cli: Callable[..., Run], tmp_path: Path) -> None:
+def test_alerts_export_without_a_database_fails_with_a_message(cli: Cli, tmp_path: Path) -> None:
     run = cli("alerts", "export", "--out", str(tmp_path / "alerts.jsonl"))
 
     assert run.code == 2

@@ -95,7 +95,7 @@ async def test_rejected_events_are_answered_by_index_with_their_reason(client: h
          "reason": "unknown signal 'weather'; configured signals: alarms, mentions, satisfaction"},
         {"index": 4, "kind": "invalid", "reason": "an event must be a JSON object, got an array"},
         {"index": 5, "kind": "invalid",
-         "reason": "ts has no UTC offset (add 'Z' or '+hh:mm'): '2026-11-20T10:03:00'"},
+         "reason": "ts needs a UTC offset, 'Z' or '+hh:mm': '2026-11-20T10:03:00'"},
         {"index": 6, "kind": "invalid", "reason": "unknown field 'colour'; allowed fields: count, entity, id, "
                                                   "labels, signal, total, ts, value"},
     ]}
@@ -169,7 +169,7 @@ async def test_a_batch_with_bad_events_keeps_the_good_ones(app: FastAPI, client:
     assert (alert["entity"], alert["raised_at"]) == ("policy-system", "2026-11-20T10:25:00Z")
     letters = sorted(database(app).dead_letters(), key=lambda d: d["id"])
     assert [(d["kind"], d["reason"], d["source"], d["raw"]) for d in letters] == [
-        ("invalid", "ts is not an RFC 3339 timestamp: 'yesterday'", "http:127.0.0.1[3]",
+        ("invalid", "ts is not an RFC 3339 date-time like 2026-11-20T10:00:00Z: 'yesterday'", "http:127.0.0.1[3]",
          '{"ts":"yesterday","signal":"alarms","entity":"policy-system","value":1}'),
         ("invalid", "an event must be a JSON object, got a number", "http:127.0.0.1[9]", "17"),
         ("invalid", "value must be a number, got a string", "http:127.0.0.1[10]",
