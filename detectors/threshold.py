@@ -52,7 +52,7 @@ class Params(BaseModel):
 
 class Threshold:
     kind: ClassVar[str] = "threshold"
-    __slots__ = ("params", "run", "recent")
+    __slots__ = ("params", "recent", "run")
 
     def __init__(self, params: Params) -> None:
         self.params = params
