@@ -21,6 +21,7 @@ from ingest.sources.files import read_lines
 from warning.alerts import Alert
 from warning.errors import TocsinError
 from warning.events import Rejected
+from warning.pipeline import Pipeline
 from warning.settings import Settings, load_settings
 
 
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--alerts-out", required=True, help="JSONL file of alerts ('-' for stdout)")
     rep.add_argument("--format", choices=["jsonl", "csv"], help="input format (default: from the file name)")
     rep.add_argument("--dead-letters", help="JSONL file of rejected and late events (default: ALERTS_OUT.rejected.jsonl)")
+    rep.add_argument("--explain", metavar="ENTITY",
+                     help="print, per closed bucket of ENTITY, what each rule saw and why it fired or stayed quiet")
     rep.set_defaults(run=_replay)
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(required=True, metavar="ACTION")
@@ -77,7 +80,11 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
             dead_file.write(orjson.dumps({"kind": rejected.kind, "reason": rejected.reason,
                                           "source": rejected.source, "raw": rejected.raw}) + b"\n")
 
-        result = replay(read_lines(args.events, args.format), settings, dead_letter=dead_letter)
+        explain = None
+        if args.explain:
+            explain = (args.explain, lambda seen: sys.stdout.buffer.write(orjson.dumps(seen) + b"\n"))
+        pipeline = Pipeline(settings, explain=explain)
+        result = replay(read_lines(args.events, args.format), settings, dead_letter=dead_letter, pipeline=pipeline)
     write_alerts(args.alerts_out, sorted(result.alerts.values(), key=lambda a: (a.raised_at, a.id)))
     print(
         f"tocsin replay: {result.events} events, {result.accepted} accepted, {result.duplicates} duplicates, "

@@ -33,6 +33,8 @@ class Bucket:
     means the bucket had no data and the signal treats that as missing. ``weight`` is
     the number of events (or the summed ``count`` weights of a mean). ``total`` is the
     summed request totals when events carry them (error rates), else ``None``.
+    ``labels`` holds, when events carried labels, ``"key=value" -> [sum, weight]`` of
+    the events with that label (a mean is ``sum / weight``).
     """
 
     start: float
@@ -40,6 +42,7 @@ class Bucket:
     value: float | None
     weight: float = 0.0
     total: float | None = None
+    labels: dict[str, list[float]] | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,6 +72,15 @@ class Detector(Protocol):
 
     def learn_one(self, bucket: Bucket) -> None:
         """Update the learned state with ``bucket``."""
+
+    def explain(self, bucket: Bucket) -> dict[str, Any]:
+        """What the detector sees in ``bucket`` before learning it, for people tuning a rule.
+
+        JSON-compatible: the expected and observed values, the statistics the decision
+        rests on and a ``why`` sentence saying why it fires or stays quiet (``warming up``,
+        ``2.1x normal but p=0.02 above 1e-5``...). Side-effect free, like ``score_one``;
+        used by ``tocsin replay --explain``, never on the hot path.
+        """
 
     def snapshot(self) -> list[Any]:
         """The learned state as JSON-compatible values, enough for ``restore``."""

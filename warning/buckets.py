@@ -32,12 +32,14 @@ class BucketWindow:
         self.width = width
         self.lateness = lateness
         self.is_count = is_count
-        # start -> [sum of value * count, sum of count, sum of total or None]
+        # start -> [sum of value * count, sum of count, sum of total or None,
+        #           {"key=value": [sum, weight]} or None]
         self.open: dict[float, list[Any]] = {}
         self.next_close: float | None = None  # start of the oldest bucket not yet closed
         self.watermark = float("-inf")
 
-    def add(self, ts: float, value: float, count: float, total: float | None) -> str | None:
+    def add(self, ts: float, value: float, count: float, total: float | None,
+            labels: dict[str, str] | None = None) -> str | None:
         """Merge one observation; returns the reason when its bucket has already closed."""
         start = ts - ts % self.width
         if self.next_close is None:
@@ -54,12 +56,20 @@ class BucketWindow:
         acc = self.open.get(start)
         weight = 1.0 if self.is_count else count
         if acc is None:
-            self.open[start] = [value * weight, weight, total]
+            acc = self.open[start] = [value * weight, weight, total, None]
         else:
             acc[0] += value * weight
             acc[1] += weight
             if total is not None:
                 acc[2] = total if acc[2] is None else acc[2] + total
+        if labels:
+            by_label = acc[3]
+            if by_label is None:
+                by_label = acc[3] = {}
+            for key, label_value in labels.items():
+                stats = by_label.setdefault(f"{key}={label_value}", [0.0, 0.0])
+                stats[0] += value * weight
+                stats[1] += weight
         if ts > self.watermark:
             self.watermark = ts
         return None
@@ -82,11 +92,12 @@ class BucketWindow:
         width = self.width
         if start is None or start + width > horizon:
             return []
-        gap = int((horizon - start) // width) - MAX_GAP_BUCKETS
-        if gap > 0:
-            # A series silent for ages: emit the last MAX_GAP_BUCKETS empty buckets only, so
-            # one event cannot make a worker close millions of buckets; never skip data.
-            start = min(start + gap * width, min(self.open, default=float("inf")))
+        if horizon - start > MAX_GAP_BUCKETS * width:  # rare: spares the division per bucket
+            gap = int((horizon - start) // width) - MAX_GAP_BUCKETS
+            if gap > 0:
+                # A series silent for ages: emit the last MAX_GAP_BUCKETS empty buckets only, so
+                # one event cannot make a worker close millions of buckets; never skip data.
+                start = min(start + gap * width, min(self.open, default=float("inf")))
         closed = []
         pop = self.open.pop
         is_count = self.is_count
@@ -95,9 +106,9 @@ class BucketWindow:
             if acc is None:
                 closed.append(Bucket(start, start + width, 0.0 if is_count else None, 0.0))
             elif is_count:
-                closed.append(Bucket(start, start + width, acc[0], acc[1], acc[2]))
+                closed.append(Bucket(start, start + width, acc[0], acc[1], acc[2], acc[3]))
             else:
-                closed.append(Bucket(start, start + width, acc[0] / acc[1], acc[1], acc[2]))
+                closed.append(Bucket(start, start + width, acc[0] / acc[1], acc[1], acc[2], acc[3]))
             start += width
         self.next_close = start
         return closed
@@ -109,4 +120,4 @@ class BucketWindow:
     def restore(self, state: list[Any]) -> None:
         self.next_close = state[0]
         self.watermark = float("-inf") if state[1] is None else state[1]
-        self.open = {row[0]: list(row[1:]) for row in state[2]}
+        self.open = {row[0]: [*row[1:4], row[4] if len(row) > 4 else None] for row in state[2]}

@@ -9,7 +9,7 @@ continued yields exactly the alert changes of an uninterrupted run.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +17,12 @@ from detectors.base import Bucket, Severity
 from warning.alerts import AlertChange, RuleContext
 from warning.buckets import BucketWindow
 from warning.events import Event
-from warning.series import Series
-from warning.settings import Settings
+from warning.series import RulesJson, Series
+from warning.settings import Settings, SignalConfig
+from warning.watchdog import FeedWatchdog
 
 SeriesKey = tuple[str, str]
+RULES_JSON_CACHED = 20_000
 
 
 @dataclass(slots=True, frozen=True)
@@ -53,10 +55,25 @@ class Outcome:
 class Pipeline:
     """Per-series state plus the rules of the configured signals."""
 
-    def __init__(self, settings: Settings, *, keep_closed: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        keep_closed: bool = False,
+        explain: tuple[str, Callable[[dict[str, Any]], None]] | None = None,
+    ) -> None:
         self.settings = settings
         self.keep_closed = keep_closed
         self.series: dict[SeriesKey, Series] = {}
+        # The feed watchdog's clock per signal: the latest event time of any of its series
+        # (peers keep reporting while one goes silent), and the series to check against it.
+        self.clocks: dict[str, float] = {}
+        self._by_signal: dict[str, list[Series]] = {name: [] for name in settings.signals}
+        self._check_every = {name: _check_interval(cfg) for name, cfg in settings.signals.items()}
+        # ``tocsin replay --explain ENTITY``: what each rule saw in that entity's buckets.
+        self.explain_entity, self._explain_sink = explain if explain else (None, None)
+        # The serialised rule state of series whose rules have not run since (snapshot_json).
+        self._rules_json: dict[SeriesKey, RulesJson] = {}
         response = {s: settings.response_seconds(s.name) for s in Severity}
         self._contexts: dict[str, list[tuple[RuleContext, Any]]] = {
             name: [
@@ -64,6 +81,10 @@ class Pipeline:
                 for rule in cfg.rules
             ]
             for name, cfg in settings.signals.items()
+        }
+        self._watch_contexts = {
+            name: RuleContext("no_data", f"{name}.no_data", name, cfg.resolve_after, response)
+            for name, cfg in settings.signals.items() if cfg.watchdog.enabled
         }
 
     def _new_series(self, signal: str, entity: str) -> Series:
@@ -75,31 +96,44 @@ class Pipeline:
             for ctx, params in self._contexts[signal]
         ]
         window = BucketWindow(cfg.bucket, cfg.lateness, cfg.is_count)
-        series = Series(signal, entity, window, rules)
+        watch_ctx = self._watch_contexts.get(signal)
+        watch = None
+        if watch_ctx is not None:
+            watch = (watch_ctx if entity_type is None else _with_crisis_type(watch_ctx, entity_type),
+                     FeedWatchdog(cfg.watchdog))
+        series = Series(signal, entity, window, rules, watch)
         self.series[(signal, entity)] = series
+        self._by_signal[signal].append(series)
         return series
 
     def process(self, events: Sequence[Event]) -> Outcome:
         """Merge a batch of validated events and detect on every bucket they close."""
         out = Outcome()
-        touched: dict[SeriesKey, Series] = {}
+        touched = out.touched
         all_series = self.series
+        clocks, check_every = self.clocks, self._check_every
         accepted = 0
         for position, event in enumerate(events):
             key = (event.signal, event.entity)
             series = all_series.get(key) or self._new_series(*key)
-            reason = series.window.add(event.ts, event.value, event.count, event.total)
+            clock = clocks.get(event.signal, float("-inf"))
+            if event.ts > clock:
+                clocks[event.signal] = event.ts
+                every = check_every[event.signal]
+                if event.ts // every > clock // every:
+                    self._check_feeds(event.signal, event.ts, out)
+            window = series.window
+            reason = window.add(event.ts, event.value, event.count, event.total, event.labels)
             if reason is not None:
                 out.late.append(LateEvent(position, event, reason))
                 continue
             accepted += 1
-            touched[key] = series
+            touched.add(key)
             # Close as we go: a later event may only be late against what closed before it.
-            closed = series.window.close_ready()
+            closed = window.close_ready()
             if closed:
                 self._detect(series, closed, out)
         out.accepted = accepted
-        out.touched.update(touched)
         return out
 
     def flush(self, keys: Iterable[SeriesKey] | None = None) -> Outcome:
@@ -113,8 +147,21 @@ class Pipeline:
                 out.touched.add(key)
         return out
 
+    def _check_feeds(self, signal: str, now: float, out: Outcome) -> None:
+        """Every time a signal's clock enters a new check interval: which of its series went silent."""
+        for series in self._by_signal[signal]:
+            change = series.check_feed(now)
+            if change is not None:
+                out.changes.append(change)
+                out.touched.add((series.signal, series.entity))
+
     def _detect(self, series: Series, closed: list[Bucket], out: Outcome) -> None:
-        series.detect(closed, out.changes)
+        if series.entity == self.explain_entity and self._explain_sink is not None:
+            for seen in series.explain(closed, out.changes):
+                self._explain_sink(seen)
+        else:
+            series.detect(closed, out.changes)
+        self._rules_json.pop((series.signal, series.entity), None)
         if self.keep_closed:
             out.closed.extend(ClosedBucket(series.signal, series.entity, b) for b in closed)
 
@@ -123,6 +170,25 @@ class Pipeline:
         chosen = self.series if keys is None else {k: self.series[k] for k in keys}
         return {key: series.snapshot() for key, series in chosen.items()}
 
+    def snapshot_json(self, keys: Iterable[SeriesKey]) -> dict[SeriesKey, bytes]:
+        """``orjson.dumps`` of each given series' :meth:`snapshot`, for storage.
+
+        A series' detectors and alert tracks change only when one of its buckets closes;
+        in between, only its open buckets do. Their JSON from the last call is kept and
+        reused until then, which halves the cost of checkpointing a batch whose events
+        mostly land in open buckets. At most ``RULES_JSON_CACHED`` series are kept.
+        """
+        cache, out = self._rules_json, {}
+        for key in keys:
+            series = self.series[key]
+            rules = cache.get(key)
+            if rules is None:
+                if len(cache) >= RULES_JSON_CACHED:
+                    cache.clear()
+                rules = cache[key] = series.rules_json()
+            out[key] = series.snapshot_json(rules)
+        return out
+
     def restore(self, snapshots: dict[SeriesKey, list[Any]]) -> None:
         """Replace the state of the given series; series of unconfigured signals are skipped."""
         for (signal, entity), state in snapshots.items():
@@ -130,11 +196,24 @@ class Pipeline:
                 continue
             series = self.series.get((signal, entity)) or self._new_series(signal, entity)
             series.restore(state)
+            watermark = series.window.watermark
+            if watermark > self.clocks.get(signal, float("-inf")):
+                self.clocks[signal] = watermark
+            self._rules_json.pop((signal, entity), None)
 
     def forget(self, keys: Iterable[SeriesKey]) -> None:
         """Drop series from memory (a partition handed to another worker)."""
         for key in keys:
-            self.series.pop(key, None)
+            series = self.series.pop(key, None)
+            if series is not None:
+                self._by_signal[series.signal].remove(series)
+            self._rules_json.pop(key, None)
+
+
+def _check_interval(cfg: SignalConfig) -> float:
+    """A quarter of the shortest silence the watchdog can fire on, and at least a bucket."""
+    wd = cfg.watchdog
+    return max(cfg.bucket, max(wd.min_silence, wd.silence_buckets * cfg.bucket) / 4)
 
 
 def _with_crisis_type(ctx: RuleContext, crisis_type: str) -> RuleContext:

@@ -24,21 +24,22 @@ from detectors.base import Params
 from detectors.registry import params_for
 from warning.errors import ConfigError
 from warning.timefmt import parse_duration
+from warning.watchdog import WatchdogConfig
 
 Seconds = float
 
 DEFAULT_SIGNALS: dict[str, dict[str, Any]] = {
     "satisfaction": {
         "aggregate": "mean", "bucket": "1d", "lateness": "1d", "scale": [0, 100],
-        "resolve_after": "14d", "detectors": [{"kind": "sustained_drop"}],
+        "resolve_after": "14d", "detectors": [{"kind": "sustained_drop"}], "watchdog": {"min_silence": "3d"},
     },
     "mentions": {
         "aggregate": "sum", "bucket": "1h", "lateness": "1h",
-        "resolve_after": "1d", "detectors": [{"kind": "exponential_growth"}],
+        "resolve_after": "1d", "detectors": [{"kind": "exponential_growth"}], "watchdog": {"min_silence": "6h"},
     },
     "alarms": {
         "aggregate": "sum", "bucket": "5m", "lateness": "5m",
-        "resolve_after": "2h", "detectors": [{"kind": "rate_surge"}],
+        "resolve_after": "2h", "detectors": [{"kind": "rate_surge"}], "watchdog": {"min_silence": "1h"},
     },
 }
 
@@ -73,6 +74,7 @@ class SignalConfig(BaseModel):
         description="an alert nobody has touched resolves itself once its condition has been clear this long"
     )
     rules: tuple[Rule, ...] = ()
+    watchdog: WatchdogConfig = WatchdogConfig()
 
     @field_validator("bucket", "lateness", "resolve_after", mode="before")
     @classmethod

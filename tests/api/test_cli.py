@@ -132,7 +132,11 @@ def test_replay_writes_one_line_per_alert_with_the_spec_fields(expected: Alerts)
          "2026-11-21T03:00:00Z"),
     ]
     assert expected[1]["message"] == "value 500 above the limit 100 for 4 buckets"
-    assert expected[1]["evidence"] == {"limit": 100.0, "direction": "above", "observed": [500.0], "buckets": 4}
+    assert expected[1]["evidence"] == {
+        "limit": 100.0, "direction": "above", "observed": [500.0], "buckets": 4,
+        # every mention carried channel=weibo, so it carries the whole rise
+        "contributors": [{"label": "channel=weibo", "observed": 500.0, "expected": 76.8127, "share": 1.0}],
+    }
 
 
 @pytest.mark.parametrize(("name", "encode"), [
