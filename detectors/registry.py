@@ -42,4 +42,4 @@ def params_for(kind: str, options: dict[str, Any]) -> Params:
 
 def _load_builtin() -> None:
     # Imported lazily: each module registers itself on import.
-    from detectors import exponential_growth, rate_surge, sustained_drop, threshold  # noqa: F401
+    from detectors import anomaly, exponential_growth, rate_surge, sustained_drop, threshold  # noqa: F401

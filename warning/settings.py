@@ -87,6 +87,12 @@ class SignalConfig(BaseModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        if "bucket" in data:  # custom signals: lateness one bucket, resolve after a day of buckets
+            data.setdefault("lateness", data["bucket"])
+            try:
+                data.setdefault("resolve_after", 24 * parse_duration(data["bucket"]))
+            except ValueError:
+                pass  # the bucket field itself reports it, with its key path
         raw = data.pop("detectors", [])
         if not isinstance(raw, list):
             raise ValueError("detectors must be a list of tables, each with a 'kind'")
@@ -169,6 +175,9 @@ class Settings(BaseModel):
             merged[name] = {**merged.get(name, {}), **{k.lower(): v for k, v in table.items()}}
         for name, table in merged.items():
             table["name"] = name
+            # SPEC: any other signal gets the generic detector unless configured otherwise,
+            # at a threshold for paging people (about 1 in 10^5 buckets of noise), not NAB's 0.5.
+            table.setdefault("detectors", [{"kind": "anomaly", "threshold": 0.83}])
         data["signals"] = merged
         return data
 

@@ -97,8 +97,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.param('[signals.nps]\naggregate = "mean"\nbucket = "1d"\nlateness = "1d"\nresolve_after = "7d"\n',
                  "signals.nps: a mean signal needs a scale, e.g. scale = [0, 100]", id="mean signal without scale"),
     pytest.param('[signals.sales]\nbucket = "1h"\n',
-                 "signals.sales.aggregate: Field required; signals.sales.lateness: Field required; "
-                 "signals.sales.resolve_after: Field required", id="new signal missing its keys"),
+                 "signals.sales.aggregate: Field required", id="new signal missing its aggregate"),
     pytest.param('[entities.brand-x]\ncrisis_type = "pr_disaster"\n',
                  "entities.brand-x.crisis_type: Input should be 'product_defect', 'service_outage' or "
                  "'communication_failure'", id="unknown crisis type"),
@@ -244,3 +243,18 @@ def test_an_environment_variable_can_carry_a_toml_list(load: Load, monkeypatch: 
 
 def test_the_default_database_is_sqlite_in_the_data_directory(load: Load, tmp_path: Path) -> None:
     assert load("").sqlalchemy_url == f"sqlite:///{tmp_path / 'data' / 'tocsin.db'}"
+
+
+def test_a_custom_signal_gets_the_generic_anomaly_detector_and_bucket_based_defaults(make_settings: Any) -> None:
+    settings = make_settings(signals={"cpu": {"aggregate": "mean", "bucket": "1m", "scale": [0, 100]}})
+
+    cpu = settings.signals["cpu"]
+    assert [(r.name, r.kind) for r in cpu.rules] == [("cpu.anomaly", "anomaly")]
+    assert cpu.rules[0].params.threshold == 0.83
+    assert (cpu.lateness, cpu.resolve_after) == (60.0, 24 * 60.0)
+
+
+def test_a_custom_signal_may_opt_out_of_detection(make_settings: Any) -> None:
+    settings = make_settings(signals={"cpu": {"aggregate": "sum", "bucket": "1m", "detectors": []}})
+
+    assert settings.signals["cpu"].rules == ()
