@@ -1,7 +1,8 @@
 """The ``tocsin`` command.
 
     tocsin serve                      run the HTTP API (migrates the database first)
-    tocsin replay EVENTS --alerts-out OUT   run a file through detection on event time
+    tocsin replay EVENTS --alerts-out OUT [--notifications-out FILE]
+                                      run a file through detection on event time
     tocsin db upgrade                 apply database migrations
     tocsin alerts export --out FILE   write the stored alerts in the replay format
     tocsin check-config [FILE]        validate a configuration file and print the result
@@ -12,15 +13,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
 from ingest.replay import replay
 from ingest.sources.files import read_lines
-from warning.alerts import Alert
+from warning.alerts import Alert, AlertChange
 from warning.errors import TocsinError
 from warning.events import Rejected
+from warning.notices import replay_notices
 from warning.pipeline import Pipeline
 from warning.settings import Settings, load_settings
 
@@ -51,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--alerts-out", required=True, help="JSONL file of alerts ('-' for stdout)")
     rep.add_argument("--format", choices=["jsonl", "csv"], help="input format (default: from the file name)")
     rep.add_argument("--dead-letters", help="JSONL file of rejected and late events (default: ALERTS_OUT.rejected.jsonl)")
+    rep.add_argument("--notifications-out", metavar="FILE",
+                     help="JSONL file of every notice the alerts and the response clock produce, on event time")
     rep.add_argument("--explain", metavar="ENTITY",
                      help="print, per closed bucket of ENTITY, what each rule saw and why it fired or stayed quiet")
     rep.set_defaults(run=_replay)
@@ -84,11 +88,22 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         if args.explain:
             explain = (args.explain, lambda seen: sys.stdout.buffer.write(orjson.dumps(seen) + b"\n"))
         pipeline = Pipeline(settings, explain=explain)
-        result = replay(read_lines(args.events, args.format), settings, dead_letter=dead_letter, pipeline=pipeline)
+        changes: list[AlertChange] = []
+        result = replay(read_lines(args.events, args.format), settings, dead_letter=dead_letter, pipeline=pipeline,
+                        on_changes=changes.extend if args.notifications_out else lambda c: None)
     write_alerts(args.alerts_out, sorted(result.alerts.values(), key=lambda a: (a.raised_at, a.id)))
+    notified = ""
+    if args.notifications_out:
+        # The replay's clock is event time: it stops at the latest event (or bucket) seen.
+        end = max([*pipeline.clocks.values(), *(c.at for c in changes)], default=float("-inf"))
+        notices, pending = replay_notices(changes, end, settings.escalation_hours)
+        write_jsonl(args.notifications_out, [n.payload() for n in notices])
+        notified = f"; {len(notices)} notices -> {args.notifications_out}" + (
+            f" ({pending} not yet due when the events end)" if pending else "")
     print(
         f"tocsin replay: {result.events} events, {result.accepted} accepted, {result.duplicates} duplicates, "
         f"{result.rejected} rejected, {result.late} late; {len(result.alerts)} alerts -> {args.alerts_out}"
+        + notified
         + (f"; rejected and late -> {dead_path}" if (result.rejected or result.late) and dead_path else ""),
         file=sys.stderr,
     )
@@ -96,10 +111,14 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def write_alerts(path: str, alerts: Sequence[Alert]) -> None:
+    write_jsonl(path, [alert.to_json() for alert in alerts])
+
+
+def write_jsonl(path: str, items: Sequence[dict[str, Any]]) -> None:
     with ExitStack() as stack:
         out: IO[bytes] = sys.stdout.buffer if path == "-" else stack.enter_context(open(path, "wb"))
-        for alert in alerts:
-            out.write(orjson.dumps(alert.to_json()) + b"\n")
+        for item in items:
+            out.write(orjson.dumps(item) + b"\n")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ingest.live import LiveIngest
+from warning.clock import Clock
 from warning.metrics import Metrics
 from warning.settings import Settings
 from warning.storage.database import Database
@@ -23,6 +24,10 @@ def _ingest(request: Request) -> LiveIngest:
     return request.app.state.ingest  # type: ignore[no-any-return]
 
 
+def _clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
 def _metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
@@ -31,3 +36,4 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 IngestDep = Annotated[LiveIngest, Depends(_ingest)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
+ClockDep = Annotated[Clock, Depends(_clock)]

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from warning.errors import ConfigError, NotFound, StorageError, TocsinError
+from warning.errors import ConfigError, Conflict, NotFound, StorageError, TocsinError
 
 
 class PayloadTooLarge(TocsinError):
@@ -29,6 +29,7 @@ class InvalidParameter(TocsinError):
 
 STATUS: dict[type[TocsinError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
     BadRequest: (400, "bad_request"),
     InvalidParameter: (422, "invalid_request"),
     PayloadTooLarge: (413, "payload_too_large"),
@@ -46,6 +47,8 @@ def install(app: FastAPI) -> None:
     async def _tocsin_error(request: Request, exc: TocsinError) -> JSONResponse:
         status, kind = next((v for k, v in STATUS.items() if isinstance(exc, k)), (500, "internal"))
         extra = {"problems": exc.problems} if isinstance(exc, InvalidParameter) else {}
+        if isinstance(exc, Conflict):  # its own type, and what the client needs to act on it
+            kind, extra = exc.kind, exc.details()
         return JSONResponse(error_body(kind, str(exc), **extra), status_code=status)
 
     @app.exception_handler(RequestValidationError)

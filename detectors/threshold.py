@@ -25,6 +25,8 @@ Examples
 ...     det.learn_one(bucket)
 >>> fired
 [False, False, False, True]
+>>> det.explain(Bucket(1200.0, 1500.0, 14))["why"]
+'fires: 14 above the limit 10 for 3 buckets'
 """
 from __future__ import annotations
 
@@ -85,6 +87,24 @@ class Threshold:
             message=f"{what} {x:g} {p.direction} the limit {p.limit:g} for {run} buckets",
             evidence={"limit": p.limit, "direction": p.direction, "observed": observed, "buckets": run},
         )
+
+    def explain(self, bucket: Bucket) -> dict[str, Any]:
+        """What ``score_one`` sees in ``bucket``: the observed value against the limit, the run
+        of buckets across it, and why it fires or stays quiet."""
+        p = self.params
+        x = self._observed(bucket)
+        crosses = x is not None and self._crosses(x)
+        run = self.run + 1 if crosses else 0
+        if x is None:
+            why = "quiet: no value" + (" or no total to make a rate of" if p.rate else "")
+        elif not crosses:
+            why = f"quiet: {x:g} is not {p.direction} the limit {p.limit:g}"
+        elif run < p.for_buckets:
+            why = f"quiet: {x:g} is {p.direction} the limit {p.limit:g}, {run} of {p.for_buckets} buckets running"
+        else:
+            why = f"fires: {x:g} {p.direction} the limit {p.limit:g} for {run} buckets"
+        return {"kind": self.kind, "observed": x, "limit": p.limit, "direction": p.direction, "buckets": run,
+                "needed": p.for_buckets, "fires": crosses and run >= p.for_buckets, "why": why}
 
     def learn_one(self, bucket: Bucket) -> None:
         x = self._observed(bucket)

@@ -28,7 +28,8 @@ class AlertStatus(StrEnum):
 
 
 class ChangeReason(StrEnum):
-    """Why an alert changed; each becomes a notice type (``alert.<reason>``)."""
+    """Why detection changed an alert; each but ``updated`` sends a notice ``alert.<reason>``
+    (:mod:`warning.notices`). Operators' moves are recorded as ``operator.<action>``."""
 
     raised = "raised"
     updated = "updated"
@@ -148,6 +149,20 @@ class AlertTrack:
             version=alert.version + 1,
         )
         return self._change(updated, reason, at)
+
+    def move(self, status: AlertStatus, version: int) -> None:
+        """An operator moved the alert to ``status`` (:mod:`warning.response`).
+
+        Later firings build on the operator's status and version, so detection never undoes
+        a move. A resolved alert leaves the track: the rule's next firing raises a new alert
+        rather than reviving one an operator closed.
+        """
+        if self.alert is None:
+            return
+        if status in (AlertStatus.resolved, AlertStatus.reviewed):
+            self.alert, self.firing = None, False
+        else:
+            self.alert = replace(self.alert, status=status, version=version)
 
     def _raise(self, finding: Finding, at: float) -> AlertChange:
         ctx = self.ctx

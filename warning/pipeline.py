@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.base import Bucket, Severity
-from warning.alerts import AlertChange, RuleContext
+from warning.alerts import Alert, AlertChange, RuleContext
 from warning.buckets import BucketWindow
 from warning.events import Event
 from warning.series import RulesJson, Series
@@ -161,7 +161,8 @@ class Pipeline:
                 self._explain_sink(seen)
         else:
             series.detect(closed, out.changes)
-        self._rules_json.pop((series.signal, series.entity), None)
+        if self._rules_json:  # empty unless snapshot_json is used (the live service)
+            self._rules_json.pop((series.signal, series.entity), None)
         if self.keep_closed:
             out.closed.extend(ClosedBucket(series.signal, series.entity, b) for b in closed)
 
@@ -200,6 +201,16 @@ class Pipeline:
             if watermark > self.clocks.get(signal, float("-inf")):
                 self.clocks[signal] = watermark
             self._rules_json.pop((signal, entity), None)
+
+    def move_alert(self, alert: Alert) -> SeriesKey | None:
+        """An operator moved ``alert`` (its new version): keep the move in the series that
+        holds it, if any, and return that series, whose snapshot must be stored with the move."""
+        key = (alert.signal, alert.entity)
+        series = self.series.get(key)
+        if series is None or not series.move_alert(alert.id, alert.status, alert.version):
+            return None
+        self._rules_json.pop(key, None)
+        return key
 
     def forget(self, keys: Iterable[SeriesKey]) -> None:
         """Drop series from memory (a partition handed to another worker)."""

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from detectors.base import Bucket, Detector
-from warning.alerts import AlertChange, AlertTrack, RuleContext
+from warning.alerts import AlertChange, AlertStatus, AlertTrack, RuleContext
 from warning.buckets import BucketWindow
 from warning.labels import LabelProfile
 from warning.timefmt import rfc3339
@@ -95,6 +95,14 @@ class Series:
             return None  # raised already; nothing new until the feed is back
         # Raised at the moment the silence crossed its limit, whenever it is checked.
         return track.observe(watchdog.finding(last_event, limit, self.window.width), last_event + limit)
+
+    def move_alert(self, alert_id: str, status: AlertStatus, version: int) -> bool:
+        """Apply an operator's move to the track holding ``alert_id``; False if none does."""
+        for track in (*self.tracks, self.watch_track):
+            if track is not None and track.alert is not None and track.alert.id == alert_id:
+                track.move(status, version)
+                return True
+        return False
 
     def snapshot(self) -> list[Any]:
         return [

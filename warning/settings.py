@@ -153,6 +153,9 @@ class Settings(BaseModel):
     max_event_bytes: int = Field(64 * 1024, gt=0, description="larger single events are rejected")
     response_hours: float = Field(6.0, gt=0, description="the response clock: response_due_at = raised_at + this")
     response_hours_by_severity: dict[Literal["minor", "moderate", "severe"], float] = {}
+    escalation_hours: tuple[float, ...] = Field(
+        (3.0, 5.0), description="escalation notices this long after an alert was raised without a response")
+    clock_tick_seconds: float = Field(5.0, gt=0, description="how often the live service sends due notices")
     bucket_retention_days: float = Field(90.0, gt=0, description="closed buckets older than this are pruned")
     seen_ids_retention_days: float = Field(7.0, gt=0, description="how long accepted event ids are remembered")
     max_seen_ids: int = Field(1_000_000, gt=0, description="bound on ids remembered in memory by a replay")
@@ -180,6 +183,18 @@ class Settings(BaseModel):
             table.setdefault("detectors", [{"kind": "anomaly", "threshold": 0.83}])
         data["signals"] = merged
         return data
+
+    @field_validator("escalation_hours")
+    @classmethod
+    def _escalations(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < h < float("inf") for h in value):
+            raise ValueError(f"escalation hours must be positive and finite, got {list(value)}")
+        return tuple(sorted(set(value)))
+
+    @property
+    def notifications_path(self) -> Path:
+        """The notification log: one JSON notice per line, as sent."""
+        return self.data_dir / "notifications.jsonl"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from warning.clock import Clock
 from warning.settings import Settings
 
 UTC = dt.UTC
@@ -55,10 +56,10 @@ def client_for(app: FastAPI) -> httpx.AsyncClient:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[FastAPI]:
+async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterator[FastAPI]:
     """The app for ``settings`` between its start-up and its shutdown (the lifespan entered
-    explicitly: it migrates the database and restores the pipeline)."""
-    app = create_app(settings)
+    explicitly: it migrates the database, restores the pipeline and sends the notices due)."""
+    app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         yield app
 

@@ -13,7 +13,10 @@ from tests.api.support import alarm, sample, surge
 
 ROUTES = {
     ("/v1/events", "post"), ("/v1/alerts", "get"), ("/v1/alerts/{alert_id}", "get"), ("/healthz", "get"),
-    ("/metrics", "get"),
+    ("/metrics", "get"), ("/v1/alerts/{alert_id}/acknowledge", "post"), ("/v1/alerts/{alert_id}/respond", "post"),
+    ("/v1/alerts/{alert_id}/resolve", "post"), ("/v1/alerts/{alert_id}/review", "post"),
+    ("/v1/alerts/{alert_id}/roles/{role}", "put"), ("/v1/alerts/{alert_id}/roles/{role}", "delete"),
+    ("/v1/alerts/{alert_id}/workflow", "get"), ("/v1/alerts/{alert_id}/timeline", "get"),
 }
 
 

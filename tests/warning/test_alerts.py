@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from detectors.base import Finding, Severity
-from warning.alerts import AlertTrack, ChangeReason, RuleContext
+from warning.alerts import AlertStatus, AlertTrack, ChangeReason, RuleContext
 
 HOUR = 3600.0
 T0 = 1795132800.0  # 2026-11-20T00:00:00Z
@@ -106,3 +106,50 @@ def test_a_track_restored_from_json_continues_like_the_original(
     later = [None, finding(Severity.severe, 5.0), None, None, None, None]
     at = [T0 + (len(steps) + i) * HOUR for i in range(len(later))]
     assert [restored.observe(f, t) for f, t in zip(later, at)] == [track.observe(f, t) for f, t in zip(later, at)]
+
+
+# -- operators' moves (warning.response routes them here through the pipeline) -------------------
+
+
+def test_detection_builds_on_an_operators_status_and_version(track: AlertTrack) -> None:
+    track.observe(finding(Severity.moderate), T0)
+    track.move(AlertStatus.acknowledged, 2)
+
+    worse = track.observe(finding(Severity.severe), T0 + HOUR)
+
+    assert worse is not None and worse.reason is ChangeReason.severity_raised
+    assert (worse.alert.status, worse.alert.version) == (AlertStatus.acknowledged, 3)
+
+
+def test_an_acknowledged_alert_does_not_resolve_itself(track: AlertTrack) -> None:
+    track.observe(finding(Severity.minor), T0)
+    track.move(AlertStatus.acknowledged, 2)
+    track.observe(None, T0 + HOUR)
+
+    assert track.observe(None, T0 + 10 * HOUR) is None
+    assert track.alert is not None and track.alert.status is AlertStatus.acknowledged
+
+
+@pytest.mark.parametrize("still_firing", [pytest.param(True, id="still firing"), pytest.param(False, id="clear")])
+def test_after_an_operator_resolves_the_next_firing_raises_a_new_alert(track: AlertTrack, still_firing: bool) -> None:
+    first = track.observe(finding(Severity.minor), T0)
+    if not still_firing:
+        track.observe(None, T0 + HOUR)
+    track.move(AlertStatus.resolved, 3)
+
+    quiet = track.observe(None, T0 + 2 * HOUR)
+    again = track.observe(finding(Severity.minor), T0 + 3 * HOUR)
+
+    assert track.alert is not None and quiet is None
+    assert again is not None and again.reason is ChangeReason.raised
+    assert first is not None and again.alert.id != first.alert.id
+
+
+def test_an_operators_status_survives_a_snapshot(track: AlertTrack) -> None:
+    track.observe(finding(Severity.minor), T0)
+    track.move(AlertStatus.responding, 2)
+    restored = AlertTrack(track.ctx, track.entity)
+
+    restored.restore(orjson.loads(orjson.dumps(track.snapshot())))
+
+    assert restored.alert is not None and (restored.alert.status, restored.alert.version) == (AlertStatus.responding, 2)

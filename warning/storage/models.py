@@ -1,4 +1,4 @@
-"""Tables. Times are timezone-aware UTC; JSON columns hold evidence and snapshots."""
+"""Tables. Times are timezone-aware UTC; JSON columns hold evidence, snapshots and notice payloads."""
 from __future__ import annotations
 
 import datetime as dt
@@ -134,3 +134,70 @@ class SeenEventIdRow(Base):
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class AlertMoveRow(Base):
+    """An operator's move of an alert: who, when, from which state to which, and why."""
+
+    __tablename__ = "alert_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)  # the alert version the move produced
+    actor: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class AlertRoleRow(Base):
+    """One person's tenure in one role on one alert; ``renounced_at`` is null while it lasts."""
+
+    __tablename__ = "alert_roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    assumed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    assumed_by: Mapped[str] = mapped_column(String(200))
+    assume_comment: Mapped[str | None] = mapped_column(Text)
+    renounced_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    renounced_by: Mapped[str | None] = mapped_column(String(200))
+    renounce_comment: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "alert_id", "role"),)
+
+
+class AlertStageRow(Base):
+    """A stage of the response an alert reached: once, with the time and the actor who reached it."""
+
+    __tablename__ = "alert_stages"
+
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(40), primary_key=True)
+    reached_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    owner: Mapped[str] = mapped_column(String(200))
+
+
+class NoticeRow(Base):
+    """A notice to send at ``due_at``: the outbox of :mod:`warning.notify.outbox`.
+
+    Pending while ``sent_at`` and ``cancelled_at`` are both null. ``payload`` is the notice
+    as delivered (:meth:`warning.notices.Notice.payload`); the id is derived from the alert
+    and the point or version it is for, so planning the same notice twice is harmless.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index(None, "sent_at", "cancelled_at", "due_at"),)
