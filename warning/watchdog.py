@@ -40,17 +40,18 @@ class WatchdogConfig(BaseModel):
 class FeedWatchdog:
     """Presence of data in one series' buckets, and the silence test."""
 
-    __slots__ = ("config", "presence", "buckets")
+    __slots__ = ("config", "memory", "presence", "buckets")
 
     def __init__(self, config: WatchdogConfig) -> None:
         self.config = config
+        self.memory = config.memory_buckets + 1.0
         self.presence = 0.0
         self.buckets = 0
 
     def learn_one(self, bucket: Bucket) -> None:
-        alpha = 1.0 / (1.0 + min(self.buckets, self.config.memory_buckets))
-        self.presence += alpha * ((1.0 if bucket.weight > 0 else 0.0) - self.presence)
-        self.buckets += 1
+        # A running mean over the first buckets, then an exponential one (runs per bucket).
+        n = self.buckets = self.buckets + 1
+        self.presence += ((bucket.weight > 0) - self.presence) / (n if n < self.memory else self.memory)
 
     def limit(self, width: float) -> float | None:
         """How long a silence fires, or ``None`` while the feed is not regular enough to judge."""
