@@ -376,8 +376,3 @@ def _alert(row: Any) -> Alert:
         evidence=row["evidence"], strength=row["strength"], crisis_type=row["crisis_type"],
         cleared_at=ts(row["cleared_at"]), resolved_at=ts(row["resolved_at"]), version=row["version"],
     )
-
-
-def _chunks(rows: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    for i in range(0, len(rows), size):
-        yield rows[i:i + size]
