@@ -25,7 +25,9 @@ class Severity(IntEnum):
     severe = 3
 
 
-@dataclass(slots=True, frozen=True)
+# Not frozen: building one per event is on the hot path, and frozen dataclasses cost
+# about 0.7 us more to build. Nothing mutates them (the contract suite checks it).
+@dataclass(slots=True)
 class Bucket:
     """One closed bucket of a series: ``[start, end)`` in epoch seconds.
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(slots=True, frozen=True)
+# Not frozen: building one per event is on the hot path, and frozen dataclasses cost
+# about 0.7 us more to build. Nothing mutates them (the contract suite checks it).
+@dataclass(slots=True)
 class Event:
     """One validated observation of a signal for an entity, on event time.
 
