@@ -59,14 +59,16 @@ def replay(
 
     for chunk in _chunks(records, BATCH):
         batch = sort_batch(chunk, validator)
-        for _, rejected in batch.rejected:
-            dead_letter(rejected)
         kept = drop_seen(batch.events, batch.positions, seen)
         out = pipeline.process(kept.events)
         seen.remember(accepted_ids(kept.events, {late.position for late in out.late}))
+        rejected = list(batch.rejected)
         for late in out.late:
-            source = chunk[kept.positions[late.position]][0]
-            dead_letter(Rejected(event_json(late.event), late.reason, source, kind="late"))
+            position = kept.positions[late.position]
+            rejected.append((position, Rejected(event_json(late.event), late.reason, chunk[position][0], kind="late")))
+        # In input order, whatever the batch size: the dead-letter file reads like the input.
+        for _, reason in sorted(rejected, key=lambda item: item[0]):
+            dead_letter(reason)
         take(out)
         result.events += len(chunk)
         result.accepted += out.accepted
