@@ -15,7 +15,6 @@ with the batches and stored with the state of the series holding its alert.
 """
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -37,12 +36,6 @@ from warning.storage.notices import scheduler
 
 log = logging.getLogger(__name__)
 
-# A batch allocates some ten thousand short-lived containers (events, rows, snapshots). At
-# CPython's default generation-0 threshold (700) the cycle collector runs a dozen times per
-# batch and promotes what the batch still holds, which then sets off full collections of
-# the whole heap, series state included: about a fifth of the service's CPU time at batches
-# of 500. With a higher threshold a batch's garbage is freed by reference counting first.
-GC_GENERATION0_THRESHOLD = 20_000
 
 
 @dataclass(slots=True)
@@ -59,9 +52,6 @@ class LiveIngest:
         self.settings = settings
         self.database = database
         self.metrics = metrics
-        gen0, gen1, gen2 = gc.get_threshold()
-        if gen0 < GC_GENERATION0_THRESHOLD:
-            gc.set_threshold(GC_GENERATION0_THRESHOLD, gen1, gen2)
         self.validator = Validator(settings)
         self.pipeline = Pipeline(settings, keep_closed=True)
         self.lock = threading.Lock()
