@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from warning.events import Event
 
@@ -38,29 +39,22 @@ def drop_seen(events: list[Event], positions: list[int], seen: Collection[str]) 
     return out
 
 
-class MemorySeenIds:
-    """Accepted ids in insertion order; the oldest are forgotten beyond ``limit``."""
+class MemorySeenIds(dict[str, None]):
+    """Accepted ids in insertion order; the oldest are forgotten beyond ``limit``.
+
+    A dict, so ``id in seen`` stays a C-level lookup on the replay's hot path.
+    """
 
     def __init__(self, limit: int) -> None:
+        super().__init__()
         self.limit = limit
-        self._ids: dict[str, None] = {}
-
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._ids
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._ids)
 
     def remember(self, ids: Iterable[str]) -> None:
-        store = self._ids
-        store.update(dict.fromkeys(ids))
-        excess = len(store) - self.limit
+        self.update(dict.fromkeys(ids))
+        excess = len(self) - self.limit
         if excess > 0:
-            for event_id in list(store)[:excess]:
-                del store[event_id]
+            for event_id in list(islice(self, excess)):
+                del self[event_id]
 
 
 def accepted_ids(events: list[Event], late: Collection[int]) -> list[str]:
