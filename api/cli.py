@@ -84,10 +84,10 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
             dead_file.write(orjson.dumps({"kind": rejected.kind, "reason": rejected.reason,
                                           "source": rejected.source, "raw": rejected.raw}) + b"\n")
 
-        explain = None
-        if args.explain:
-            explain = (args.explain, lambda seen: sys.stdout.buffer.write(orjson.dumps(seen) + b"\n"))
-        pipeline = Pipeline(settings, explain=explain)
+        def print_explained(seen: dict[str, Any]) -> None:
+            sys.stdout.buffer.write(orjson.dumps(seen) + b"\n")
+
+        pipeline = Pipeline(settings, explain=(args.explain, print_explained) if args.explain else None)
         changes: list[AlertChange] = []
         result = replay(read_lines(args.events, args.format), settings, dead_letter=dead_letter, pipeline=pipeline,
                         on_changes=changes.extend if args.notifications_out else lambda c: None)

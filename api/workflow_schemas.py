@@ -122,13 +122,13 @@ class WorkflowRead(BaseModel):
 
         return cls(
             alert=AlertRead.of(w.alert),
-            allowed=w.allowed,  # type: ignore[arg-type]
+            allowed=w.allowed,
             roles=[RoleRead(role=t.role.value, name=t.name, assumed_at=rfc3339(t.assumed_at),
                             assumed_by=t.assumed_by, renounced_at=opt(t.renounced_at),
                             renounced_by=t.renounced_by) for t in w.roles],
             stages=[StageRead(stage=s.stage.value, reached_at=rfc3339(s.reached_at), owner=s.owner)
                     for s in w.stages],
-            notices=[NoticeRead(id=n.id, type=n.type, state=n.state, due_at=rfc3339(n.due_at.timestamp()),  # type: ignore[arg-type]
+            notices=[NoticeRead(id=n.id, type=n.type, state=n.state, due_at=rfc3339(n.due_at.timestamp()),
                                 elapsed_hours=n.payload.get("elapsed_hours"),
                                 sent_at=opt(n.sent_at.timestamp() if n.sent_at else None),
                                 cancelled_at=opt(n.cancelled_at.timestamp() if n.cancelled_at else None))

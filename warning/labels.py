@@ -35,15 +35,15 @@ class LabelProfile:
         if not labels:
             return
         for label, (total, weight) in labels.items():
-            stats = base.get(label)
-            if stats is None:
+            known = base.get(label)
+            if known is None:
                 if len(base) >= MAX_LABELS:
                     smallest = min(base, key=lambda k: (base[k][1], k))
                     del base[smallest]
                 base[label] = [ALPHA * total, ALPHA * weight]
             else:
-                stats[0] += ALPHA * total
-                stats[1] += ALPHA * weight
+                known[0] += ALPHA * total
+                known[1] += ALPHA * weight
 
     def contributors(self, labels: dict[str, list[float]], is_count: bool) -> list[dict[str, Any]]:
         """The labels that contribute most to the change in this bucket, largest first."""

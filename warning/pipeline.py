@@ -71,7 +71,8 @@ class Pipeline:
         self._by_signal: dict[str, list[Series]] = {name: [] for name in settings.signals}
         self._check_every = {name: _check_interval(cfg) for name, cfg in settings.signals.items()}
         # ``tocsin replay --explain ENTITY``: what each rule saw in that entity's buckets.
-        self.explain_entity, self._explain_sink = explain if explain else (None, None)
+        self.explain_entity: str | None = explain[0] if explain else None
+        self._explain_sink: Callable[[dict[str, Any]], None] | None = explain[1] if explain else None
         # The serialised rule state of series whose rules have not run since (snapshot_json).
         self._rules_json: dict[SeriesKey, RulesJson] = {}
         response = {s: settings.response_seconds(s.name) for s in Severity}

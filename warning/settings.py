@@ -74,7 +74,7 @@ class SignalConfig(BaseModel):
         description="an alert nobody has touched resolves itself once its condition has been clear this long"
     )
     rules: tuple[Rule, ...] = ()
-    watchdog: WatchdogConfig = WatchdogConfig()
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
 
     @field_validator("bucket", "lateness", "resolve_after", mode="before")
     @classmethod
@@ -201,7 +201,8 @@ class Settings(BaseModel):
         return self.database_url or f"sqlite:///{self.data_dir / 'tocsin.db'}"
 
     def response_seconds(self, severity: str) -> float:
-        return 3600.0 * self.response_hours_by_severity.get(severity, self.response_hours)  # type: ignore[call-overload]
+        hours = self.response_hours_by_severity.get(severity, self.response_hours)  # type: ignore[call-overload]
+        return 3600.0 * float(hours)
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

@@ -63,7 +63,7 @@ async def post_events(request: Request, ingest: IngestDep, settings: SettingsDep
     return EventsReceipt(
         accepted=receipt.accepted,
         duplicates=receipt.duplicates,
-        rejected=[RejectedItem(index=i, kind=r.kind, reason=r.reason) for i, r in receipt.rejected],  # type: ignore[arg-type]
+        rejected=[RejectedItem(index=i, kind=r.kind, reason=r.reason) for i, r in receipt.rejected],
     )
 
 

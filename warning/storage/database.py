@@ -14,10 +14,10 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Engine, Select, and_, create_engine, delete, event, func, or_, select
+from sqlalchemy import Engine, Select, Table, and_, create_engine, delete, event, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +31,7 @@ from warning.settings import Settings
 from warning.storage.models import (
     AlertHistoryRow,
     AlertRow,
+    Base,
     BucketRow,
     DeadLetterRow,
     SeenEventIdRow,
@@ -38,6 +39,11 @@ from warning.storage.models import (
 )
 
 UTC = dt.timezone.utc
+
+
+def _table(model: type[Base]) -> Table:
+    """A model's table, typed as one (``__table__`` is declared as a plain FromClause)."""
+    return cast(Table, model.__table__)
 
 
 def utc(ts: float) -> dt.datetime:
@@ -121,12 +127,12 @@ class Database:
         # Their compiled form is then cached; a multi-row VALUES statement was compiled anew for
         # every batch, at about 10 us per bound value: more than all the rest of a batch.
         self._alert_upsert = self._alert_statement()
-        self._history_insert = self._insert(AlertHistoryRow.__table__).on_conflict_do_nothing()
+        self._history_insert = self._insert(_table(AlertHistoryRow)).on_conflict_do_nothing()
         # The three tables written for (nearly) every event bypass even that: see BulkWrite.
         dialect = self.engine.dialect
         self._buckets = BulkWrite(self._upsert_statement(BucketRow, ("signal", "entity", "start")),
                                   ("signal", "entity", "start", "end", "value", "weight", "total"), dialect)
-        self._seen = BulkWrite(self._insert(SeenEventIdRow.__table__).on_conflict_do_nothing(),
+        self._seen = BulkWrite(self._insert(_table(SeenEventIdRow)).on_conflict_do_nothing(),
                                ("id", "seen_at"), dialect)
         self._snapshots = BulkWrite(self._upsert_statement(SeriesSnapshotRow, ("signal", "entity")),
                                     ("signal", "entity", "state", "updated_at"), dialect)
@@ -154,7 +160,7 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 if rejected:
-                    conn.execute(DeadLetterRow.__table__.insert(), [
+                    conn.execute(_table(DeadLetterRow).insert(), [
                         {"kind": r.kind, "reason": r.reason, "source": r.source, "raw": r.raw, "received_at": now}
                         for r in rejected
                     ])
@@ -206,7 +212,7 @@ class Database:
         } for c in changes])
 
     def _alert_statement(self) -> Any:
-        table = AlertRow.__table__
+        table = _table(AlertRow)
         stmt = self._insert(table)
         updated: dict[str, Any] = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != "id"}
         # An operator's move (acknowledged, responding, ...) is never undone by detection;
