@@ -19,14 +19,13 @@ from typing import Any
 from detectors.base import Bucket
 from warning.timefmt import rfc3339
 
-
 MAX_GAP_BUCKETS = 10_000
 
 
 class BucketWindow:
     """The open buckets of one series and where the closed part ends."""
 
-    __slots__ = ("width", "lateness", "is_count", "open", "next_close", "watermark")
+    __slots__ = ("is_count", "lateness", "next_close", "open", "watermark", "width")
 
     def __init__(self, width: float, lateness: float, is_count: bool) -> None:
         self.width = width
@@ -70,8 +69,7 @@ class BucketWindow:
                 stats = by_label.setdefault(f"{key}={label_value}", [0.0, 0.0])
                 stats[0] += value * weight
                 stats[1] += weight
-        if ts > self.watermark:
-            self.watermark = ts
+        self.watermark = max(self.watermark, ts)
         return None
 
     def close_ready(self) -> list[Bucket]:

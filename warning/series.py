@@ -24,7 +24,7 @@ RulesJson = tuple[orjson.Fragment, orjson.Fragment]
 
 
 class Series:
-    __slots__ = ("signal", "entity", "window", "detectors", "tracks", "labels", "watchdog", "watch_track")
+    __slots__ = ("detectors", "entity", "labels", "signal", "tracks", "watch_track", "watchdog", "window")
 
     def __init__(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def rfc3339(ts: float) -> str:
@@ -22,7 +22,7 @@ def parse_rfc3339(text: str) -> float:
     return t.timestamp()
 
 
-def parse_duration(value: str | int | float) -> float:
+def parse_duration(value: str | float) -> float:
     """Seconds from ``300``, ``"300s"``, ``"5m"``, ``"1h"``, ``"1d"`` or ``"2w"``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("a duration must be a number of seconds or a string like '5m'")

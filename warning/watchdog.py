@@ -40,7 +40,7 @@ class WatchdogConfig(BaseModel):
 class FeedWatchdog:
     """Presence of data in one series' buckets, and the silence test."""
 
-    __slots__ = ("config", "memory", "presence", "buckets")
+    __slots__ = ("buckets", "config", "memory", "presence")
 
     def __init__(self, config: WatchdogConfig) -> None:
         self.config = config
@@ -51,7 +51,7 @@ class FeedWatchdog:
     def learn_one(self, bucket: Bucket) -> None:
         # A running mean over the first buckets, then an exponential one (runs per bucket).
         n = self.buckets = self.buckets + 1
-        self.presence += ((bucket.weight > 0) - self.presence) / (n if n < self.memory else self.memory)
+        self.presence += ((bucket.weight > 0) - self.presence) / (min(self.memory, n))
 
     def limit(self, width: float) -> float | None:
         """How long a silence fires, or ``None`` while the feed is not regular enough to judge."""

@@ -38,7 +38,7 @@ from warning.storage.models import (
     SeriesSnapshotRow,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _table(model: type[Base]) -> Table:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
+
+from alembic import command
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "alembic"
 

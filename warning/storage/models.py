@@ -26,12 +26,12 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value is not None and value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}; Tocsin stores UTC times only")
         # SQLite compares the stored text, which carries no offset: bind every time as UTC.
-        return None if value is None else value.astimezone(dt.timezone.utc)
+        return None if value is None else value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):
