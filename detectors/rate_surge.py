@@ -5,15 +5,16 @@ Each bucket's expected count comes from the seasonal count baseline
 negative-binomial noise with a learned size, held still while the rule fires).
 
 A surge is judged on the newest ``k`` buckets for every ``k`` from 2 to ``max_buckets``,
-each window without its largest bucket: a single-bucket blip can then never fire on its
-own, however tall, while two buckets that are both far above normal fire at once, and a
-weaker surge fires as soon as enough buckets add up. A window fires when its count is at
-least ``min_multiple`` times the expected count and its negative-binomial tail
-probability is below ``p_value`` (Bonferroni over the windows). A normal-approximation
-check comes first, so the exact tail (``scipy.special``) is evaluated only for windows
-that might pass, and a bucket below ``min_multiple`` times normal costs no scan at all.
-Once firing, the rule keeps firing while the last ``max_buckets`` buckets stay
-``clear_multiple`` above normal, so one surge makes one alert.
+with two tests that no single bucket, however tall, can pass on its own
+(:mod:`detectors.surge_scan`): two buckets that are both far above normal fire at once,
+the earliest a two-bucket rule can, and a weaker surge as soon as enough buckets add up.
+A window fires when its count without the largest bucket is at least ``min_multiple``
+times the expected count and a test's p-value is below ``p_value`` (Bonferroni over the
+windows and the two tests). Most buckets never get that far: a
+bucket below ``min_multiple`` times normal (or within two Poisson deviations of it)
+starts no scan, and inside an hour block that check is one comparison against a gate
+worked out when the block began. Once firing, the rule keeps firing while the last
+``max_buckets`` buckets stay ``clear_multiple`` above normal, so one surge makes one alert.
 
 Error rates: with ``error_rate_threshold`` set, the rule fires when ``value / total`` is
 above the threshold for ``threshold_buckets`` consecutive buckets (buckets without a
@@ -23,9 +24,8 @@ traffic peak with a normal error rate is not a surge.
 
 Severity follows the multiple: ``minor`` below 5x, ``moderate`` below 10x, ``severe``
 from 10x; a crossed error-rate threshold is ``moderate``. With ``p_value`` at 1e-5 and
-``min_multiple`` at 3, no window of a quiet service in a month of sample data came close
-to firing, while most surges fire on their second bucket and a 4x surge on a service
-with one alarm in two buckets fires within the hour.
+``min_multiple`` at 3, simulated services (48 months of 30, with blips) raised no false
+alert, while most surges fire on their second bucket.
 
 Parameters
 ----------
@@ -64,6 +64,8 @@ Examples
 ...     det.learn_one(b)
 >>> fired.index(True) - 144, f.severity.name
 (1, 'severe')
+>>> det.explain(Bucket(147 * 300.0, 148 * 300.0, 2.0))["why"]
+'still firing: alarm rate 12.5x normal over 4 buckets (25.0 vs 2.01 per bucket)'
 
 References
 ----------
@@ -80,23 +82,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import Bucket, Finding, Severity, rounded
 from detectors.registry import register
-from detectors.seasonal import (
-    BASE_LEN,
-    BLOCK_CAP,
-    BLOCK_E,
-    BLOCK_END,
-    BLOCK_F,
-    MEAN_M,
-    MEAN_X,
-    WIDTH,
-    N,
-    cap_count,
-    count_rates,
-    count_tail,
-    excess_variance,
-    expected_count,
-    learn_count,
-)
+from detectors.seasonal import HOLD, NO_CAP, SeasonalCounts, count_tail
+from detectors.surge_scan import Window, scan, windows
 
 
 @register("rate_surge")
@@ -117,121 +104,119 @@ class Params(BaseModel):
         return RateSurge(self)
 
 
-FIRING, RUN = BASE_LEN, BASE_LEN + 1  # detector scalars after the baseline
+# What _assess works out for a bucket: the finding to report, whether the surge test holds
+# (the rule's firing state), the expected count, its cap and the seasonal multiplier.
+Assessment = tuple[Finding | None, bool, float, float, float]
+_NO_MEMO: tuple[Bucket | None, float, Assessment] = (None, -1.0, (None, False, 0.0, NO_CAP, 1.0))
 
 
-class RateSurge:
+class RateSurge(SeasonalCounts):
     kind: ClassVar[str] = "rate_surge"
-    __slots__ = ("_memo", "_rate_mode", "_rates", "_warm", "es", "params", "s", "xs")
+    __slots__ = ("_memo", "_quiet", "_rate_mode", "es", "firing", "params", "run", "xs")
 
     def __init__(self, params: Params) -> None:
+        super().__init__()
         self.params = params
-        self.s = array("d", [0.0]) * (BASE_LEN + 2)
+        self.firing = self.run = 0.0
         # Rings of the newest counts and expectations; slot n % max_buckets is the newest.
         self.xs = array("d", [0.0]) * params.max_buckets
         self.es = array("d", [0.0]) * params.max_buckets
-        self._rates = (0.0, 0.0, 0.0)
-        self._warm = math.inf  # buckets of warm-up, known with the bucket width
         self._rate_mode = params.error_rate_threshold is not None
-        # The scan score_one ran for a bucket, kept for the learn_one that follows: a cache
-        # keyed by the bucket and the learned-bucket count, never learned state.
-        self._memo: tuple[Bucket | None, float, Finding | None] = (None, -1.0, None)
-
-    def _configure(self, width: float) -> None:
-        p = self.params
-        self._rates = count_rates(p.level_half_life_hours, p.season_half_life_days, width)
-        self._warm = p.warmup_hours * 3600.0 / width
-
-    def _expect(self, bucket: Bucket) -> tuple[float, float, float]:
-        """(expected count, cap, multiplier) of ``bucket``."""
-        if not self._rate_mode:
-            return expected_count(self.s, bucket.start, self._rates)
-        # Error-rate mode: errors per request, without seasons (traffic carries those).
-        s, total = self.s, bucket.total or 0.0
-        e = (s[MEAN_X] + 0.5 * self._rates[0]) / s[MEAN_M] * total if s[MEAN_M] > 0.0 else 0.0
-        return e, cap_count(s, e), total
+        # Derived, never learned state: a count below _quiet inside the current hour block
+        # (or the next bucket, for hourly buckets) is neither unusual nor winsorized; the
+        # assessment score_one made of a bucket is kept for the learn_one that follows
+        # (keyed by the bucket and the bucket count).
+        self._quiet = -1.0
+        self._memo = _NO_MEMO
 
     def score_one(self, bucket: Bucket) -> Finding | None:
-        s = self.s
-        if self._rate_mode:
-            found = self._threshold(bucket)
-            if found is not None or (not bucket.total):
-                return found
-        if s[N] < self._warm:
-            return None
-        x = bucket.value or 0.0
-        end = s[BLOCK_END]  # inside the current hour block the expectation is cached
-        e = s[BLOCK_E] if end - 3600.0 <= bucket.start < end and not self._rate_mode else self._expect(bucket)[0]
-        if s[FIRING] == 0.0 and not self._unusual(x, e):
-            return None
-        found = self._scan(x, e, s[FIRING] > 0.0)
-        self._memo = (bucket, s[N], found)
-        return found
-
-    def _unusual(self, x: float, e: float) -> bool:
-        """Cheap pre-filter: a surge starts with a bucket far above normal (and not by one count)."""
-        return x >= self.params.min_multiple * e and (x - e) * (x - e) >= 4.0 * e
+        if (bucket.value or 0.0) < self._quiet and bucket.start < self.block_end:
+            return None  # the common case: a quiet bucket inside the current hour block
+        return self._assess(bucket)[0]
 
     def learn_one(self, bucket: Bucket) -> None:
-        s = self.s
         x = bucket.value or 0.0
-        if s[N] == 0.0:
-            s[WIDTH] = bucket.end - bucket.start
-            self._configure(s[WIDTH])
+        if x < self._quiet and bucket.start < self.block_end:
+            # What learn_count does with a typical bucket, inlined: this runs for most buckets.
+            n = self.n
+            i = int(n) % self.params.max_buckets
+            self.xs[i] = x
+            self.es[i] = self.block_e
+            self.n = n + 1.0
+            if self.width < 3600.0:
+                self.acc_n += 1.0
+                self.acc_x += x
+                self.acc_xx += x * x
+            else:
+                self.learn_hour(x, bucket.start, self.block_e, self.block_cap, self.block_f)
+                self._set_gates()
+            return
+        if self.n == 0.0:
+            self.width = bucket.end - bucket.start
+            p = self.params
+            self.configure(p.level_half_life_hours, p.season_half_life_days, p.warmup_hours)
+        _, surge, e, cap, f = self._assess(bucket)
+        self._memo = _NO_MEMO
         if self._rate_mode:
             total = bucket.total or 0.0
             over = total > 0.0 and x / total > (self.params.error_rate_threshold or 0.0)
-            s[RUN] = s[RUN] + 1.0 if over else 0.0
+            self.run = self.run + 1.0 if over else 0.0
             if total <= 0.0:
                 return  # no exposure: nothing to learn a rate from
-        end = s[BLOCK_END]
-        if end - 3600.0 <= bucket.start < end and not self._rate_mode:
-            e, cap, m = s[BLOCK_E], s[BLOCK_CAP], s[BLOCK_F]
-        else:
-            e, cap, m = self._expect(bucket)
-        n = s[N]
-        if n >= self._warm and (s[FIRING] > 0.0 or self._unusual(x, e)):
-            memo = self._memo
-            found = memo[2] if memo[0] is bucket and memo[1] == n else self._scan(x, e, s[FIRING] > 0.0)
-            s[FIRING] = 0.0 if found is None else 1.0
-        self._memo = (None, -1.0, None)
-        i = int(n) % self.params.max_buckets
+        if self.n >= self._warm:
+            self.firing = 1.0 if surge else 0.0
+        i = int(self.n) % self.params.max_buckets
         self.xs[i] = x
         self.es[i] = e
-        learn_count(s, x, bucket.start, e, cap, m, s[FIRING] > 0.0, self._rates, not self._rate_mode)
+        self.learn_count(x, bucket.start, e, cap, f, HOLD if self.firing else 0, not self._rate_mode)
+        self.n += 1.0
+        self._set_gates()
+
+    def _set_gates(self) -> None:
+        """The quiet gates of the block cached in the baseline (see ``__init__``)."""
+        e = self.block_e
+        if self._rate_mode or self.firing or e <= 0.0:
+            self._quiet = -1.0
+            return
+        self._quiet = min(self.block_cap, max(self.params.min_multiple * e, e + 2.0 * math.sqrt(e)))
+
+    def _expectation(self, bucket: Bucket) -> tuple[float, float, float]:
+        """(expected count, cap, multiplier) of ``bucket``."""
+        if not self._rate_mode:
+            return self.expected_count(bucket.start)
+        # Error-rate mode: errors per request, without seasons (traffic carries those).
+        total = bucket.total or 0.0
+        e = (self.mean_x + 0.5 * self._level_rate) / self.mean_m * total if self.mean_m > 0.0 else 0.0
+        return e, self.cap(e), total
+
+    def _unusual(self, x: float, e: float) -> bool:
+        """A surge starts with a bucket far above normal (and not by one count)."""
+        return x >= self.params.min_multiple * e and (x - e) * (x - e) >= 4.0 * e
+
+    def _assess(self, bucket: Bucket) -> Assessment:
+        memo = self._memo
+        if memo[0] is bucket and memo[1] == self.n:
+            return memo[2]
+        x = bucket.value or 0.0
+        e, cap, f = self._expectation(bucket)
+        found = surge = None
+        if self._rate_mode:
+            found = self._threshold(bucket)
+        exposed = bucket.total or not self._rate_mode
+        if self.n >= self._warm and exposed and (self.firing or self._unusual(x, e)):
+            surge = self._scan(x, e, self.firing > 0.0)
+        result = (found or surge, surge is not None, e, cap, f)
+        self._memo = (bucket, self.n, result)
+        return result
+
+    def _windows(self, x: float, e: float) -> list[Window]:
+        return windows(self.xs, self.es, int(self.n), x, e, self.excess_variance())
 
     def _scan(self, x: float, e: float, firing: bool) -> Finding | None:
-        """The strongest window of the newest buckets, each without its largest bucket."""
-        p, xs, es = self.params, self.xs, self.es
-        m = p.max_buckets
-        n = int(self.s[N])
-        c = excess_variance(self.s)
-        alpha = p.p_value / (m - 1)  # Bonferroni over the windows
-        sx, se, se2, top, top_e = x, e, e * e, x, e
-        best: tuple[float, float, float, float, int] | None = None
-        for k in range(2, min(m, n) + 1):
-            j = (n - k + 1) % m
-            xj, ej = xs[j], es[j]
-            sx += xj
-            se += ej
-            se2 += ej * ej
-            if xj > top:
-                top, top_e = xj, ej
-            rest, rest_e = sx - top, se - top_e
-            if rest < p.min_multiple * rest_e or rest_e <= 0.0:
-                continue
-            # A sum of NB2 counts: variance phi * mean with phi = 1 + c * sum(e^2) / sum(e).
-            phi = 1.0 + c * (se2 - top_e * top_e) / rest_e
-            # Normal z below 4: count tails are heavier, so the exact test cannot pass.
-            if (rest - rest_e) ** 2 < 16.0 * phi * rest_e:
-                continue
-            pv = count_tail(rest, rest_e, phi)
-            if pv < alpha and (best is None or pv < best[0]):
-                best = (pv, rest, rest_e, phi, k)
-        if best is None and firing and sx - top >= p.clear_multiple * (se - top_e):
-            # Weaker but present: the newest max_buckets are still clearly above normal.
-            phi = 1.0 + c * (se2 - top_e * top_e) / (se - top_e)
-            best = (count_tail(sx - top, se - top_e, phi), sx - top, se - top_e, phi, min(m, n))
+        """The most significant window of the newest buckets, as a finding (or ``None``)."""
+        p = self.params
+        best = scan(self._windows(x, e), self.xs, self.es, int(self.n), e, self.excess_variance(), p.min_multiple,
+                    p.p_value / (2 * (p.max_buckets - 1)), p.clear_multiple if firing else None)
         if best is None:
             return None
         pv, obs, exp, phi, k = best
@@ -252,7 +237,7 @@ class RateSurge:
     def _threshold(self, bucket: Bucket) -> Finding | None:
         limit = self.params.error_rate_threshold
         assert limit is not None
-        run = int(self.s[RUN]) + 1
+        run = int(self.run) + 1
         if not bucket.total or (bucket.value or 0.0) / bucket.total <= limit:
             return None
         if run < self.params.threshold_buckets:
@@ -266,13 +251,44 @@ class RateSurge:
                       "strength_unit": "rate / threshold"},
         )
 
+    def explain(self, bucket: Bucket) -> dict[str, Any]:
+        """What ``score_one`` sees in ``bucket``: expectation, multiple, the best window's
+        p-value against ``p_value / (max_buckets - 1)``, and why it fires or stays quiet."""
+        p = self.params
+        x = bucket.value or 0.0
+        found, _, e, _, _ = self._assess(bucket)
+        windows = self._windows(x, e) if self.n >= 1 else []
+        tested = [(count_tail(r, re, phi), r / re, k) for r, re, phi, _, k in windows]
+        pv, mult, k = min(tested) if tested else (1.0, 0.0, 0)
+        alpha = p.p_value / (p.max_buckets - 1)
+        if self.n < self._warm:
+            why = f"warming up: {int(self.n)} buckets learned, {self.params.warmup_hours:g} h needed"
+        elif found is not None:
+            why = ("still firing: " if self.firing else "fires: ") + found.message
+        elif self.firing:
+            why = f"clears: the newest buckets are under {p.clear_multiple:g}x normal"
+        elif not self._unusual(x, e):
+            why = f"quiet: {x:g} vs {e:.2f} expected is not {p.min_multiple:g}x normal and 2 sd above it"
+        else:
+            why = f"quiet: best window {mult:.1f}x normal over {k} buckets, p={pv:.2g} not below {alpha:.2g}"
+        return {
+            "kind": self.kind, "observed": x, "expected": rounded(e), "multiple": rounded(x / e) if e > 0 else None,
+            "excess_variance": rounded(self.excess_variance()), "best_window_buckets": k,
+            "best_window_multiple": rounded(mult), "best_window_p_value": float(f"{pv:.3g}"),
+            "p_value_needed": float(f"{alpha:.3g}"), "firing": bool(self.firing), "fires": found is not None,
+            "why": why,
+        }
+
     def snapshot(self) -> list[Any]:
-        return [list(self.s), list(self.xs), list(self.es)]
+        return [self.baseline_state(), [self.firing, self.run], list(self.xs), list(self.es)]
 
     def restore(self, state: list[Any]) -> None:
-        self.s = array("d", state[0])
-        self.xs = array("d", state[1])
-        self.es = array("d", state[2])
-        self._memo = (None, -1.0, None)
-        if self.s[N] > 0.0:
-            self._configure(self.s[WIDTH])
+        self.restore_baseline(state[0])
+        self.firing, self.run = float(state[1][0]), float(state[1][1])
+        self.xs = array("d", state[2])
+        self.es = array("d", state[3])
+        self._memo = _NO_MEMO
+        p = self.params
+        if self.n > 0.0:
+            self.configure(p.level_half_life_hours, p.season_half_life_days, p.warmup_hours)
+        self._set_gates()

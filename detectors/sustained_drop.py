@@ -1,36 +1,50 @@
 """``sustained_drop``: each of the last two weeks well below the four weeks before them.
 
-The detector keeps the last six weeks of daily means in a ring. For the day being scored:
+The detector keeps the last six weeks of daily means in a ring, each stored less the
+learned day-of-week offset of its weekday (satisfaction has a weekday pattern), so the
+daily work is sums over short lists. For the day being scored:
 
-- the *baseline* is the four weeks before the last two: its median, and its noise as
-  the robust standard deviation ``1.4826 * MAD`` of the daily values, so a one-day
-  outlier moves neither;
-- each of the last two weeks is summarised by its trimmed mean (the highest and the
-  lowest day left out when five or more days have data), so a one-day outlier cannot
-  make, or hide, a weekly drop;
-- daily values are first corrected by learned day-of-week offsets (satisfaction has a
-  weekday pattern), which matters when days are missing and sharpens the noise estimate.
+- the *baseline* is the four weeks before the last two: their median, and their noise as
+  the robust standard deviation ``IQR / 1.349``, so a one-day outlier moves neither
+  (worked out once a day, when the day before is learned);
+- each of the last two weeks is summarised by the mean of its middle days (the two
+  highest and two lowest of seven left out, one each of five or six), so neither a
+  one-day outlier nor a short dip straddling the two weeks makes a weekly drop.
 
-It fires when both weekly values are at least ``min_drop`` (relative) below the
-baseline and each drop is at least ``z`` standard errors (the baseline noise over the
-days counted) deep: a 5-9 % dip lasting a few days touches at most one full week, and a
-drop inside the noise is not a drop. Once firing, the baseline is frozen at its value
-when the alert started and the rule keeps firing while both weeks stay ``clear_drop``
-below it, so one crisis makes one alert and the crisis never becomes its own baseline.
+It is *confirmed* when both weekly values are at least ``min_drop`` (relative) below the
+baseline and each drop is at least ``z`` standard errors deep: a 5-9 % dip lasting a few
+days touches at most one full week, and a drop inside the noise is not a drop.
 
-Severity (SPEC): a drop of the latest week of 5-10 % is ``minor``, 10-15 % ``moderate``,
-15 % or more ``severe``. Values must be on a positive scale (the drop is relative).
+A large drop is worth a word before two weeks have passed: an *early notice* (severity
+``minor``, evidence ``provisional: true``, a message starting "Early notice:") goes out
+when the last ``early_days`` to 7 days each lie ``min_drop`` or more below the baseline
+and together (without their deepest and highest day, so one bad day cannot make it)
+``early_drop`` or more below it, ``z`` standard errors beyond ``min_drop``
+(:mod:`detectors.drop_tests`). Six days, a majority of a week, are what keeps 5-9 % dips
+of up to a week from passing for a 10 % drop (in simulations, one dip in two hundred
+does, against one in twenty on four days), and still leave the notice within a week.
+It keeps firing while the last four days stay ``clear_drop`` below the baseline, for
+three weeks at most, so the confirmation updates the same alert; a notice nothing
+confirms clears, and the alert resolves itself.
+
+Once firing, the baseline is frozen at its value when the first finding came and a
+confirmed drop keeps firing while both weeks stay ``clear_drop`` below it, so one crisis
+makes one alert and the crisis never becomes its own baseline. Severity (SPEC): a drop of
+the latest week of 5-10 % is ``minor``, 10-15 % ``moderate``, 15 % or more ``severe``.
+Values must be on a positive scale (the drop is relative).
 
 Parameters
 ----------
 min_drop
     Relative drop of each week that fires (0.05 is 5 %).
 z
-    How many standard errors of the baseline noise each weekly drop must exceed.
+    How many standard errors of the baseline noise a drop must exceed.
 clear_drop
-    While firing, the relative drop of both weeks below which the drop is over.
+    While firing, the relative drop below which the drop is over.
 min_days
     Days with data needed in each week (and four times as many in the baseline).
+early_drop, early_days
+    The drop an early notice needs, and the fewest days it may rest on (0 days: never).
 weekday_half_life_weeks
     Memory of the day-of-week offsets.
 
@@ -41,19 +55,22 @@ Examples
 >>> rng = np.random.default_rng(5)
 >>> det = Params().build()
 >>> days = list(90 + rng.normal(0, 1.5, 70)) + list(76 + rng.normal(0, 1.5, 28))  # -15.6 %
+>>> findings = []
 >>> for i, v in enumerate(days):
 ...     b = Bucket(i * 86400.0, (i + 1) * 86400.0, float(v), 1.0)
-...     f = det.score_one(b)
+...     findings.append(det.score_one(b))
 ...     det.learn_one(b)
-...     if f is not None:
-...         break
->>> i - 70, f.severity.name
-(9, 'severe')
+>>> first = next(i for i, f in enumerate(findings) if f) - 70
+>>> first, findings[70 + first].message.startswith("Early notice"), findings[70 + first].severity.name
+(5, True, 'minor')
+>>> confirmed = next(i for i, f in enumerate(findings) if f and not f.evidence["provisional"]) - 70
+>>> confirmed, findings[70 + confirmed].severity.name
+(10, 'severe')
 
 References
 ----------
 Rousseeuw, P. J. and Croux, C. (1993), "Alternatives to the median absolute deviation",
-*JASA* 88: 1273-1283 (the MAD as a robust scale).
+*JASA* 88: 1273-1283 (robust scales: the MAD and the interquartile range).
 """
 from __future__ import annotations
 
@@ -63,11 +80,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.base import Bucket, Finding, Severity, rounded
+from detectors.base import Bucket, Finding, rounded
+from detectors.drop_tests import confirmed_drop, early_notice
 from detectors.registry import register
 
 DAY = 86400.0
 SPAN = 42  # days kept: four baseline weeks and the two weeks judged
+NOTICE_DAYS = 21  # the longest an unconfirmed early notice keeps firing
 
 
 @register("sustained_drop")
@@ -78,18 +97,23 @@ class Params(BaseModel):
     z: float = Field(3.0, ge=0)
     clear_drop: float = Field(0.025, ge=0, lt=1)
     min_days: int = Field(4, ge=1, le=7)
+    early_drop: float = Field(0.10, gt=0, lt=1)
+    early_days: int = Field(6, ge=0, le=7)
     weekday_half_life_weeks: float = Field(8.0, gt=0)
 
     def build(self) -> SustainedDrop:
         return SustainedDrop(self)
 
 
-# Learned scalars: days learned, last day learned, firing, frozen baseline and noise, the
-# 7 day-of-week offsets (Monday first) and their bias-correction weights, and the baseline
-# (median, noise, days) of the next day, which only needs days already learned.
-N, LAST, FIRING, BASE, NOISE, OFFSETS, WEIGHTS = 0, 1, 2, 3, 4, 5, 12
-NEXT_BASE, NEXT_NOISE, NEXT_DAYS = 19, 20, 21
-Assessment = tuple[Finding | None, float, float]  # (finding, baseline, noise)
+# Learned scalars: days learned, last day learned, firing (0 no, 1 early notice, 2
+# confirmed), frozen baseline and noise, the day firing began, the 7 day-of-week offsets
+# (Monday first) and their bias-correction weights, and the baseline (median, noise, days)
+# of the next day, which only needs days already learned.
+N, LAST, FIRING, BASE, NOISE, SINCE, OFFSETS, WEIGHTS = 0, 1, 2, 3, 4, 5, 6, 13
+NEXT_BASE, NEXT_NOISE, NEXT_DAYS = 20, 21, 22
+NOTICE, CONFIRMED = 1.0, 2.0
+Assessment = tuple[Finding | None, float, float, float]  # (finding, baseline, noise, adjusted value)
+_NO_MEMO: tuple[Bucket | None, float, Assessment] = (None, -1.0, (None, 0.0, 0.0, math.nan))
 
 
 class SustainedDrop:
@@ -98,39 +122,41 @@ class SustainedDrop:
 
     def __init__(self, params: Params) -> None:
         self.params = params
-        self.s = array("d", [0.0, -1.0, 0.0, 0.0, 0.0] + [0.0] * 17)
-        self.days = array("d", [math.nan]) * SPAN  # day d in slot d % SPAN; NaN is no data
+        self.s = array("d", [0.0, -1.0] + [0.0] * 21)
+        self.days = array("d", [math.nan]) * SPAN  # day d in slot d % SPAN, less its offset; NaN: no data
         # What score_one worked out for a bucket, kept for the learn_one that follows: a
         # cache keyed by the bucket and the day count, never learned state.
-        self._memo: tuple[Bucket | None, float, Assessment] = (None, -1.0, (None, 0.0, 0.0))
+        self._memo = _NO_MEMO
 
     def score_one(self, bucket: Bucket) -> Finding | None:
         return self._assess(bucket)[0]
 
     def learn_one(self, bucket: Bucket) -> None:
         s, p = self.s, self.params
-        found, base, noise = self._assess(bucket)
-        self._memo = (None, -1.0, (None, 0.0, 0.0))
+        found, base, noise, adjusted = self._assess(bucket)
+        self._memo = _NO_MEMO
         day = int(bucket.start // DAY)
-        if found is not None and s[FIRING] == 0.0:
-            s[BASE], s[NOISE] = base, noise  # frozen for the life of the alert
-        s[FIRING] = 1.0 if found is not None else 0.0
-        last = int(s[LAST])
-        for d in range(max(last + 1, day - SPAN + 1), day):
+        if found is None:
+            s[FIRING] = 0.0
+        else:
+            if s[FIRING] == 0.0:
+                s[BASE], s[NOISE], s[SINCE] = base, noise, float(day)  # frozen for the life of the alert
+            s[FIRING] = CONFIRMED if found.strength >= 1.0 else NOTICE
+        for d in range(max(int(s[LAST]) + 1, day - SPAN + 1), day):
             self.days[d % SPAN] = math.nan  # days that never came had no data
-        v = bucket.value
-        self.days[day % SPAN] = math.nan if v is None or not math.isfinite(v) else v
+        self.days[day % SPAN] = adjusted
         s[LAST] = float(day)
         s[N] += 1.0
         # Learn the weekday pattern from ordinary days only.
-        if v is not None and math.isfinite(v) and noise > 0.0 and found is None and abs(v - base) < 3 * noise:
+        v = bucket.value
+        if v is not None and math.isfinite(v) and noise > 0.0 and found is None and abs(adjusted - base) < 3 * noise:
             i = (day + 3) % 7  # epoch day 0 was a Thursday; Monday is 0
             rate = 1.0 - 0.5 ** (1.0 / p.weekday_half_life_weeks)
             w = s[WEIGHTS + i] + rate * (1.0 - s[WEIGHTS + i])
             centre = sum(s[OFFSETS:OFFSETS + 7]) / 7.0
             s[OFFSETS + i] += (v - base + centre - s[OFFSETS + i]) * rate / w
             s[WEIGHTS + i] = w
-        s[NEXT_BASE], s[NEXT_NOISE], s[NEXT_DAYS] = self._baseline(day + 1, None)
+        s[NEXT_BASE], s[NEXT_NOISE], s[NEXT_DAYS] = self._baseline(day + 1)
 
     def _assess(self, bucket: Bucket) -> Assessment:
         memo = self._memo
@@ -140,75 +166,89 @@ class SustainedDrop:
         self._memo = (bucket, self.s[N], result)
         return result
 
-    def _adjusted(self, first: int, last: int, today: int, value: float | None) -> list[float]:
-        """Days ``first..last`` with data, less their weekday offsets; ``today`` is ``value``."""
-        s, days, known = self.s, self.days, int(self.s[LAST])
-        centre = sum(s[OFFSETS:OFFSETS + 7]) / 7.0  # offsets describe the pattern, not the level
-        offset = [o - centre for o in s[OFFSETS:OFFSETS + 7]]
-        lo, hi = max(first, known - SPAN + 1), min(last, known, today - 1)
-        out = [days[d % SPAN] - offset[(d + 3) % 7] for d in range(lo, hi + 1)]
-        if first <= today <= last and value is not None:
-            out.append(value - offset[(today + 3) % 7])
-        return [v for v in out if not math.isnan(v)]  # NaN is a day without data
+    def _days(self, first: int, last: int) -> list[float]:
+        """The adjusted values of days ``first..last`` (NaN: no data), oldest first."""
+        known = int(self.s[LAST])
+        if first > known - SPAN and last <= known:  # all in the ring: one or two slices
+            i, j = first % SPAN, last % SPAN + 1
+            return self.days[i:j].tolist() if i < j else self.days[i:].tolist() + self.days[:j].tolist()
+        return [self.days[d % SPAN] if known - SPAN < d <= known else math.nan for d in range(first, last + 1)]
 
-    def _baseline(self, today: int, value: float | None) -> tuple[float, float, int]:
-        """(median, robust noise, days with data) of the four weeks before the last two."""
-        base_days = self._adjusted(today - 41, today - 14, today, value)
-        if not base_days:
-            return 0.0, 0.0, 0
-        base_days.sort()
-        base = _median(base_days)
-        noise = 1.4826 * _median(sorted([abs(v - base) for v in base_days])) or 1e-9 * abs(base)
-        return base, noise, len(base_days)
+    def _recent(self, today: int, adjusted: float, count: int) -> list[float]:
+        """The adjusted values of the ``count`` days up to ``today`` (NaN: no data), oldest first."""
+        out = self._days(today - count + 1, today - 1)
+        out.append(adjusted)
+        return out
+
+    def _baseline(self, today: int) -> tuple[float, float, float]:
+        """(median, robust noise, days with data) of the four weeks before the last two.
+
+        The noise is the interquartile range over 1.349, a normal standard deviation that
+        neither a few outliers nor a weekday pattern throws.
+        """
+        known = int(self.s[LAST])
+        values = self._days(max(today - 41, known - SPAN + 1), min(today - 14, known))
+        if math.isnan(sum(values)):  # (a NaN is a day without data)
+            values = [v for v in values if not math.isnan(v)]
+        values.sort()
+        k = len(values)
+        if not k:
+            return 0.0, 0.0, 0.0
+        base = values[k // 2] if k % 2 else 0.5 * (values[k // 2 - 1] + values[k // 2])
+        return base, (_quantile(values, 0.75) - _quantile(values, 0.25)) / 1.349 or 1e-9 * abs(base), float(k)
 
     def _judge(self, bucket: Bucket) -> Assessment:
         s, p = self.s, self.params
-        if s[N] < SPAN - 1:
-            return None, 0.0, 0.0  # warming up: six weeks, this day included
         today = int(bucket.start // DAY)
-        value = bucket.value if bucket.value is not None and math.isfinite(bucket.value) else None
+        v = bucket.value
+        adjusted = math.nan
+        if v is not None and math.isfinite(v):
+            offsets = s[OFFSETS:OFFSETS + 7]
+            adjusted = v - offsets[(today + 3) % 7] + sum(offsets) / 7.0  # offsets give the pattern, not the level
+        if s[N] < SPAN - 1:
+            return None, 0.0, 0.0, adjusted  # warming up: six weeks, this day included
         if today == s[LAST] + 1.0:
-            base, noise, counted = s[NEXT_BASE], s[NEXT_NOISE], int(s[NEXT_DAYS])
+            base, noise, counted = s[NEXT_BASE], s[NEXT_NOISE], s[NEXT_DAYS]
         else:
-            base, noise, counted = self._baseline(today, value)
-        if counted < 4 * p.min_days:
-            return None, 0.0, 0.0
-        firing = s[FIRING] > 0.0
+            base, noise, counted = self._baseline(today)
+        firing = s[FIRING]
         ref, ref_noise = (s[BASE], s[NOISE]) if firing else (base, noise)
-        if ref <= 0.0:
-            return None, base, noise
-        weeks = []
-        for first in (today - 13, today - 6):
-            week = self._adjusted(first, first + 6, today, value)
-            if len(week) < p.min_days:
-                return None, base, noise
-            weeks.append((_trimmed_mean(week), len(week)))
-        drops = [(ref - m) / ref for m, _ in weeks]
-        # Standard error of a weekly value against the baseline median (1.2 and pi/2: the
-        # variance inflation of a trimmed mean and of a median under normal noise).
-        zs = [(ref - m) / (ref_noise * math.sqrt(1.2 / k + 1.571 / counted)) for m, k in weeks]
-        if firing:
-            holds = min(drops) >= p.clear_drop
+        if counted < 4 * p.min_days or ref <= 0.0:
+            return None, base, noise, adjusted
+        recent = self._recent(today, adjusted, 14)
+        found = confirmed_drop(recent, ref, ref_noise, counted, firing == CONFIRMED, p)
+        if found is None and firing != CONFIRMED and (firing == 0.0 or today - s[SINCE] < NOTICE_DAYS):
+            found = early_notice(recent, ref, ref_noise, counted, firing == NOTICE, p)
+        return found, base, noise, adjusted
+
+    def explain(self, bucket: Bucket) -> dict[str, Any]:
+        """What ``score_one`` sees in ``bucket``: baseline, noise, the two weekly means and the
+        recent days against the early-notice test, and why it fires or stays quiet."""
+        s, p = self.s, self.params
+        found, base, noise, adjusted = self._assess(bucket)
+        ref = s[BASE] if s[FIRING] else base
+        today = int(bucket.start // DAY)
+        recent = self._recent(today, adjusted, 14) if s[N] > 0 else [adjusted]
+        weeks = [[v for v in w if not math.isnan(v)] for w in (recent[:-7], recent[-7:])]
+        means = [rounded(sum(w) / len(w)) if w else None for w in weeks]
+        out: dict[str, Any] = {
+            "kind": self.kind, "observed": bucket.value, "adjusted": None if math.isnan(adjusted) else rounded(adjusted),
+            "baseline": rounded(ref) if ref else None, "noise": rounded(s[NOISE] if s[FIRING] else noise),
+            "weekly_means": means, "weekly_drops": [None if m is None or not ref else rounded((ref - m) / ref)
+                                                    for m in means],
+            "firing": ("no", "early_notice", "confirmed")[int(s[FIRING])], "fires": found is not None,
+        }
+        if s[N] < SPAN - 1:
+            out["why"] = f"warming up: {int(s[N])} of {SPAN - 1} days learned"
+        elif found is not None:
+            out["why"] = f"fires: {found.message}"
+        elif not ref:
+            out["why"] = "quiet: no baseline (too few days with data)"
         else:
-            holds = min(drops) >= p.min_drop and min(zs) >= p.z
-        if not holds:
-            return None, base, noise
-        drop = drops[1]
-        severity = Severity.severe if drop >= 0.15 else Severity.moderate if drop >= 0.10 else Severity.minor
-        finding = Finding(
-            severity=severity,
-            strength=drop,
-            message=f"satisfaction {weeks[1][0]:.1f} vs baseline {ref:.1f} ({-100 * drop:.1f} %), "
-                    f"two weeks running",
-            evidence={
-                "baseline": rounded(ref), "weekly_means": [rounded(m) for m, _ in weeks],
-                "relative_drop": rounded(drop), "weekly_drops": [rounded(d) for d in drops],
-                "noise": rounded(ref_noise), "z": [rounded(z, 2) for z in zs],
-                "days": [k for _, k in weeks], "baseline_days": counted,
-                "strength_unit": "relative drop",
-            },
-        )
-        return finding, base, noise
+            out["why"] = (f"quiet: weekly drops {out['weekly_drops']} are not both {p.min_drop:.0%} and {p.z:g} "
+                          f"standard errors deep, and the last days are no early notice "
+                          f"({p.early_drop:.0%} over {p.early_days}+ days)")
+        return out
 
     def snapshot(self) -> list[Any]:
         return [list(self.s), [None if math.isnan(v) else v for v in self.days]]
@@ -216,16 +256,11 @@ class SustainedDrop:
     def restore(self, state: list[Any]) -> None:
         self.s = array("d", state[0])
         self.days = array("d", [math.nan if v is None else v for v in state[1]])
-        self._memo = (None, -1.0, (None, 0.0, 0.0))
+        self._memo = _NO_MEMO
 
 
-def _median(ordered: list[float]) -> float:
-    k = len(ordered)
-    return ordered[k // 2] if k % 2 else 0.5 * (ordered[k // 2 - 1] + ordered[k // 2])
-
-
-def _trimmed_mean(week: list[float]) -> float:
-    """The mean without the highest and the lowest day, once there are five or more."""
-    if len(week) < 5:
-        return sum(week) / len(week)
-    return (sum(week) - max(week) - min(week)) / (len(week) - 2)
+def _quantile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values, interpolated."""
+    at = q * (len(ordered) - 1)
+    i = int(at)
+    return ordered[i] + (ordered[min(i + 1, len(ordered) - 1)] - ordered[i]) * (at - i)

@@ -167,6 +167,32 @@ def test_snapshots_and_evidence_are_plain_json(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_explain_is_plain_json_and_changes_nothing(kind: str) -> None:
+    det, twin = build(kind), build(kind)
+    for bucket in stream(kind):
+        before = orjson.dumps(det.snapshot())
+        explained = det.explain(bucket)
+        assert orjson.loads(orjson.dumps(explained)) == explained
+        assert plain_json(explained), explained
+        assert isinstance(explained["why"], str) and explained["why"]
+        assert orjson.dumps(det.snapshot()) == before
+        assert det.score_one(bucket) == twin.score_one(bucket)  # explaining first changes no finding
+        det.learn_one(bucket)
+        twin.learn_one(bucket)
+    assert orjson.dumps(det.snapshot()) == orjson.dumps(twin.snapshot())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_explain_says_why_it_fires(kind: str) -> None:
+    det = build(kind)
+    for bucket in stream(kind):
+        explained = det.explain(bucket)
+        finding = det.score_one(bucket)
+        assert explained["fires"] is (finding is not None)
+        det.learn_one(bucket)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_state_stays_small_however_long_the_stream(kind: str) -> None:
     _, make, n = setup(kind)
     short, long = build(kind), build(kind)

@@ -58,6 +58,14 @@ def test_surges_fire_early(values: np.ndarray, within: int) -> None:
     assert at is not None and ONSET + 1 <= at <= ONSET + within
 
 
+def test_a_surge_on_a_quiet_service_mostly_fires_on_its_second_bucket() -> None:
+    # One alarm every two buckets: the second surge bucket alone is not conclusive, but two
+    # buckets that both count ten or so are (each far beyond what a blip leaves behind).
+    at = [first(run(surge(20.0, 24, seed, base=0.5))) for seed in range(20)]
+    assert all(a is not None and a > ONSET for a in at)
+    assert sum(a == ONSET + 1 for a in at if a is not None) >= 14
+
+
 def test_severity_follows_the_multiple() -> None:
     findings = [f for f in run(surge(12.0, 36, 11)) if f is not None]
     assert findings and max(f.severity for f in findings) == Severity.severe
