@@ -37,7 +37,6 @@ from warning.storage.notices import scheduler
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(slots=True)
 class Receipt:
     """The answer to one batch: positions are indexes into the submitted records."""
