@@ -99,5 +99,5 @@ class Params(Protocol):
 
 
 def rounded(x: float, digits: int = 4) -> float:
-    """Evidence numbers rounded for people; NaN and infinities become ``None``-safe."""
+    """Evidence numbers rounded for people; NaN and infinities pass through (orjson writes null)."""
     return round(x, digits) if math.isfinite(x) else x

@@ -244,7 +244,7 @@ def _env_value(value: str) -> Any:
         try:
             return tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
-            pass
+            pass  # not a TOML array or table after all: the setting gets the plain string
     return value
 
 

@@ -138,7 +138,6 @@ def test_threshold_search_matches_trying_every_threshold(seed: int, profile: ns.
     assert raws[result.threshold] == pytest.approx(best)
 
 
-@pytest.mark.skipif(not (NAB / "labels" / "combined_windows.json").exists(), reason="NAB corpus not present")
 def test_perfect_detector_on_the_corpus_windows_scores_100(tmp_path: Path) -> None:
     """The real label file: window timestamps map onto rows of the data files."""
     limits = json.loads((NAB / "labels" / "combined_windows.json").read_text())
