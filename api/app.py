@@ -15,14 +15,23 @@ from contextlib import asynccontextmanager, suppress
 import uvicorn
 from fastapi import FastAPI
 
-from api import errors
-from api.routers import alerts, events, health, workflow
+from api import auth, console, errors
+from api.routers import alertmanager, alerts, entities, events, health, keys, stream, workflow
+from api.routers import console as console_api
+from api.routers import crises as crises_api
+from api.routers import subscriptions as subscriptions_api
+from ingest.kafka.publisher import start_publisher
 from ingest.live import LiveIngest
+from warning.access import check_open_host
 from warning.clock import Clock, WallClock
 from warning.errors import TocsinError
 from warning.metrics import Metrics
+from warning.notify.alertmanager import Forwarding
+from warning.notify.dispatcher import Dispatcher
+from warning.notify.hub import Hub
 from warning.notify.log import NotificationLog
 from warning.notify.outbox import Outbox
+from warning.scrape_metrics import ServiceCollector
 from warning.settings import Settings
 from warning.storage.database import Database
 from warning.storage.migrations import upgrade
@@ -37,15 +46,29 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         database = Database(settings)
         metrics = Metrics()
         ingest = LiveIngest(settings, database, metrics)
-        outbox = Outbox(database, app.state.clock, NotificationLog(settings.notifications_path), ingest.lock)
+        outbox = Outbox(database, app.state.clock, NotificationLog(settings.notifications_path), ingest.lock,
+                        metrics.workflow)
         app.state.settings = settings
         app.state.database = database
         app.state.metrics = metrics
+        metrics.registry.register(ServiceCollector(ingest, app.state.clock))  # alerts, lag, early warning
         app.state.ingest = ingest
+        app.state.publisher = start_publisher(settings, metrics)  # ingest_mode = "kafka": HTTP events to the topic
         app.state.outbox = outbox
+        ingest.on_changes, outbox.on_sent = app.state.hub.publish_changes, app.state.hub.publish_notices
+        auth.start(app, database.engine)  # the key store; a first admin key when none is active
+        dispatcher = Dispatcher(database, app.state.clock, settings, metrics)  # webhook deliveries
+        app.state.dispatcher = dispatcher
+        outbox.on_queued = dispatcher.wake
         _tick(outbox)  # what came due while the service was down goes out before anything else
+        dispatcher.start()
         ticking = asyncio.create_task(_ticks(outbox, settings.clock_tick_seconds))
+        forwarding = Forwarding.start(settings, database, app.state.clock, metrics)  # when alertmanager_url is set
         yield
+        await forwarding.stop()
+        await dispatcher.stop()
+        if app.state.publisher is not None:
+            app.state.publisher.close()
         ticking.cancel()
         with suppress(asyncio.CancelledError):
             await ticking
@@ -58,9 +81,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.clock = clock or WallClock()
+    app.state.hub = Hub()  # live alert changes and notices, for the console's event streams
     errors.install(app)
-    for router in (events.router, alerts.router, workflow.router, health.router):
+    auth.install(app)
+    for router in (events.router, alerts.router, workflow.router, health.router, keys.router):
         app.include_router(router)
+    for router in (console_api.router, entities.router, stream.router):
+        app.include_router(router)
+    app.include_router(alertmanager.router)
+    app.include_router(subscriptions_api.router)
+    app.include_router(crises_api.router)
+    console.install(app)
     return app
 
 
@@ -83,10 +114,15 @@ async def _ticks(outbox: Outbox, every: float) -> None:
 # the whole heap, series state included: about a fifth of the service's CPU time at batches
 # of 500. With a higher threshold a batch's garbage is freed by reference counting first.
 GC_GENERATION0_THRESHOLD = 20_000
+# An open event stream (GET /v1/stream) never ends by itself: a stop waits this long for
+# requests in flight, then closes the streams (the consoles reconnect to the next process).
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 def run(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     """``tocsin serve``: the service process (which owns process-wide settings like the GC's)."""
+    check_open_host(settings.auth, host or settings.host)  # --host may move an open service off loopback
     gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(max(gen0, GC_GENERATION0_THRESHOLD), gen1, gen2)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, workers=1)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, workers=1,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)

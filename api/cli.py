@@ -1,11 +1,15 @@
 """The ``tocsin`` command.
 
     tocsin serve                      run the HTTP API (migrates the database first)
+    tocsin demo [--rate R]            the service and console with a simulated crisis on an accelerated clock
+    tocsin worker [--metrics-port P]  consume the Kafka topics (a member of the worker group)
     tocsin replay EVENTS --alerts-out OUT [--notifications-out FILE]
                                       run a file through detection on event time
     tocsin db upgrade                 apply database migrations
     tocsin alerts export --out FILE   write the stored alerts in the replay format
     tocsin check-config [FILE]        validate a configuration file and print the result
+    tocsin keys create --name NAME --scope SCOPE [--scope ...] | list | revoke ID
+                                      API keys (create prints the new key alone on its last line)
 """
 from __future__ import annotations
 
@@ -17,10 +21,11 @@ from typing import IO, Any
 
 import orjson
 
+from api import keys_cli
 from ingest.replay import replay
 from ingest.sources.files import read_lines
 from warning.alerts import Alert, AlertChange
-from warning.errors import TocsinError
+from warning.errors import ConfigError, TocsinError
 from warning.events import Rejected
 from warning.notices import replay_notices
 from warning.pipeline import Pipeline
@@ -48,6 +53,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(run=_serve)
 
+    demo = commands.add_parser("demo", help="the service and its console on a temporary data directory, fed a "
+                                            "simulated crisis on an accelerated clock")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=0, help="default: a free port")
+    demo.add_argument("--rate", type=float, default=60.0, help="event-time seconds per wall second (default 60)")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary data directory on exit")
+    demo.set_defaults(run=_demo)
+
+    worker = commands.add_parser("worker", help="consume the Kafka topics as a member of the worker group")
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="where /healthz and /metrics listen")
+    worker.add_argument("--metrics-port", type=int, help="serve /healthz and /metrics on this port (default: none)")
+    worker.set_defaults(run=_worker)
+
     rep = commands.add_parser("replay", help="run an events file through detection on event time")
     rep.add_argument("events", help="JSONL or CSV file of canonical events, gzip accepted, '-' for stdin")
     rep.add_argument("--alerts-out", required=True, help="JSONL file of alerts ('-' for stdout)")
@@ -69,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate the configuration and print it, defaults included")
     check.set_defaults(run=_check_config)
+    keys_cli.register(commands)
     return parser
 
 
@@ -126,6 +145,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     run(settings, host=args.host, port=args.port)
     return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from api import demo
+
+    if args.rate <= 0:
+        raise ConfigError(f"--rate must be above 0, got {args.rate:g}")
+    return demo.run(args.config, host=args.host, port=args.port, rate=args.rate, keep=args.keep)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.kafka.run import run_worker
+
+    return run_worker(settings, metrics_host=args.metrics_host, metrics_port=args.metrics_port)
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

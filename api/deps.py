@@ -10,6 +10,7 @@ from warning.clock import Clock
 from warning.metrics import Metrics
 from warning.settings import Settings
 from warning.storage.database import Database
+from warning.storage.keys import KeyStore
 
 
 def _settings(request: Request) -> Settings:
@@ -32,8 +33,13 @@ def _metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
+def _keys(request: Request) -> KeyStore:
+    return request.app.state.keys  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 IngestDep = Annotated[LiveIngest, Depends(_ingest)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 ClockDep = Annotated[Clock, Depends(_clock)]
+KeysDep = Annotated[KeyStore, Depends(_keys)]

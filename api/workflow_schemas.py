@@ -27,19 +27,18 @@ Comment = Annotated[str, StringConstraints(max_length=2000)]
 
 
 class ChangeRequest(BaseModel):
-    """Who makes the change and why. ``actor`` stands in for the API key's owner until keys exist."""
+    """Why a change is made. Who makes it is the API key's owner, never a field of the body."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"actor": "Ana Ruiz", "comment": "complaints on weibo confirmed; opening a bridge"},
+        {"comment": "complaints on weibo confirmed; opening a bridge"},
     ]})
 
-    actor: Person = Field(description="who makes the change (1-200 printable characters)")
     comment: Comment | None = Field(None, description="why, for the timeline (at most 2000 characters)")
 
 
 class RoleRequest(ChangeRequest):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"name": "Ana Ruiz", "actor": "Duty desk", "comment": "Ana leads this one"},
+        {"name": "Ana Ruiz", "comment": "Ana leads this one"},
     ]})
 
     name: Person = Field(description="who takes the role (1-200 printable characters)")

@@ -25,9 +25,11 @@ from typing import Any
 from ingest.dedupe import accepted_ids, drop_seen
 from ingest.intake import event_json, sort_batch
 from ingest.validate import Validator
+from warning.alerts import AlertChange
+from warning.early_warning_metrics import EarlyWarningBoard
 from warning.errors import StorageError
 from warning.events import Rejected
-from warning.metrics import Metrics
+from warning.metrics import Metrics, reject_reason
 from warning.pipeline import Pipeline
 from warning.response import Operation
 from warning.settings import Settings
@@ -52,9 +54,16 @@ class LiveIngest:
         self.database = database
         self.metrics = metrics
         self.validator = Validator(settings)
-        self.pipeline = Pipeline(settings, keep_closed=True)
+        # Times detection and keeps what the rules see, for /metrics (warning/scrape_metrics.py).
+        self.early_warning = EarlyWarningBoard(
+            capacity=4 * settings.metrics_max_entities * len(settings.signals),
+            refresh_seconds=settings.metrics_refresh_seconds)
+        self.pipeline = Pipeline(settings, keep_closed=True, detection=self.early_warning)
+        metrics.expect(settings.signals, settings.escalation_hours)
         self.lock = threading.Lock()
         self._stale: set[tuple[str, str]] = set()  # series whose memory may be ahead of the database
+        # Called with each committed batch's alert changes (the console's live stream), in the lock.
+        self.on_changes: Callable[[Sequence[AlertChange]], None] | None = None
         self.pipeline.restore(database.load_snapshots())
         metrics.series.set(len(self.pipeline.series))
         self._pruned_at = float("-inf")
@@ -98,6 +107,8 @@ class LiveIngest:
                     self.metrics.storage_errors.inc()
                 self._roll_back({(e.signal, e.entity) for e in kept.events})
                 raise
+            if out.changes and self.on_changes is not None:  # committed: now it may be told
+                self.on_changes(out.changes)
         receipt.accepted = out.accepted
         receipt.duplicates = kept.duplicates
         self._count(source, receipt, out.changes, started)
@@ -143,6 +154,13 @@ class LiveIngest:
         late = sum(1 for _, r in receipt.rejected if r.kind == "late")
         m.events.labels(source, "late").inc(late)
         m.events.labels(source, "invalid").inc(len(receipt.rejected) - late)
+        for _, rejected in receipt.rejected:
+            m.rejected.labels(source, reject_reason(rejected.kind, rejected.reason)).inc()
+        with self.lock:  # the board is written under it, by the next batch's detection
+            buckets, seconds = self.early_warning.drain()
+        for signal, n in buckets.items():
+            m.buckets_closed.labels(signal).inc(n)
+            m.detection_seconds.labels(signal).inc(seconds[signal])
         for change in changes:
             m.alerts.labels(change.alert.kind, change.reason.value).inc()
             if change.reason == "raised":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from detectors.base import Bucket, Severity
 from warning.alerts import Alert, AlertChange, RuleContext
@@ -52,6 +52,14 @@ class Outcome:
     accepted: int = 0  # events merged into a bucket
 
 
+class DetectionHook(Protocol):
+    """Runs a series' rules on its closed buckets in place of :meth:`Series.detect`, with the
+    same alert changes: how the live service times detection and reads what the rules see
+    (:mod:`warning.early_warning_metrics`)."""
+
+    def detect(self, series: Series, closed: list[Bucket], changes: list[AlertChange]) -> None: ...
+
+
 class Pipeline:
     """Per-series state plus the rules of the configured signals."""
 
@@ -61,8 +69,10 @@ class Pipeline:
         *,
         keep_closed: bool = False,
         explain: tuple[str, Callable[[dict[str, Any]], None]] | None = None,
+        detection: DetectionHook | None = None,
     ) -> None:
         self.settings = settings
+        self.detection = detection
         self.keep_closed = keep_closed
         self.series: dict[SeriesKey, Series] = {}
         # The feed watchdog's clock per signal: the latest event time of any of its series
@@ -160,6 +170,8 @@ class Pipeline:
         if series.entity == self.explain_entity and self._explain_sink is not None:
             for seen in series.explain(closed, out.changes):
                 self._explain_sink(seen)
+        elif self.detection is not None:
+            self.detection.detect(series, closed, out.changes)
         else:
             series.detect(closed, out.changes)
         if self._rules_json:  # empty unless snapshot_json is used (the live service)

@@ -13,6 +13,7 @@ reads them as a module global.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from detectors.base import Params
 from detectors.registry import params_for
+from warning.access import check_open_host
 from warning.errors import ConfigError
 from warning.timefmt import parse_duration
 from warning.watchdog import WatchdogConfig
@@ -149,6 +151,8 @@ class Settings(BaseModel):
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir")
     host: str = "127.0.0.1"
     port: int = 8080
+    # Who may do what (warning/access.py): API keys, or everyone as "local" on a loopback host only.
+    auth: Literal["keys", "open"] = Field("keys", description="'keys': Bearer API keys; 'open': no keys, loopback only")
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="larger POST bodies answer 413")
     max_event_bytes: int = Field(64 * 1024, gt=0, description="larger single events are rejected")
     response_hours: float = Field(6.0, gt=0, description="the response clock: response_due_at = raised_at + this")
@@ -156,9 +160,44 @@ class Settings(BaseModel):
     escalation_hours: tuple[float, ...] = Field(
         (3.0, 5.0), description="escalation notices this long after an alert was raised without a response")
     clock_tick_seconds: float = Field(5.0, gt=0, description="how often the live service sends due notices")
+    # Crises (warning/crises.py): an alert joins an entity's crisis when raised within this of its last activity.
+    crisis_gap_hours: float = Field(6.0, ge=0, description="how long after a crisis' last activity an alert still joins it")
     bucket_retention_days: float = Field(90.0, gt=0, description="closed buckets older than this are pruned")
     seen_ids_retention_days: float = Field(7.0, gt=0, description="how long accepted event ids are remembered")
     max_seen_ids: int = Field(1_000_000, gt=0, description="bound on ids remembered in memory by a replay")
+    # Metrics (warning/scrape_metrics.py): the per-entity early-warning gauges are bounded.
+    metrics_max_entities: int = Field(
+        300, gt=0, description="entities with early-warning gauges on /metrics: open alerts first, then most recent")
+    metrics_refresh_seconds: float = Field(
+        15.0, ge=0, description="how often at most a series' early-warning state is re-read from its rules")
+    # Webhooks (warning/notify/): subscribers are configured over the API, so their targets are policed.
+    webhook_allow_private: bool = Field(False, description="allow loopback and private-range webhook targets")
+    webhook_allowed_networks: tuple[str, ...] = Field(
+        (), description="CIDRs webhook targets may use whatever else the policy says (e.g. a link-local sidecar)")
+    webhook_denied_networks: tuple[str, ...] = Field((), description="CIDRs webhook targets may never use")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="one delivery attempt's time limit")
+    webhook_poll_seconds: float = Field(1.0, gt=0, description="how often the dispatcher looks for due deliveries")
+    webhook_max_in_flight: int = Field(4, gt=0, description="concurrent attempts per subscription")
+    # Kafka (ingest/kafka/): `tocsin worker`, and where `ingest_mode = "kafka"` publishes HTTP events.
+    ingest_mode: Literal["embedded", "kafka"] = Field(
+        "embedded", description="'embedded': HTTP events are processed in-process; 'kafka': published to kafka_topics")
+    kafka_bootstrap: str = Field("localhost:9092", description="comma-separated host:port of the brokers")
+    kafka_topics: tuple[str, ...] = Field(("tocsin.events",), min_length=1, description="topics a worker consumes")
+    kafka_group: str = Field("tocsin", min_length=1, description="the workers' consumer group")
+    kafka_dead_letter_topic: str = Field("tocsin.dead-letters", min_length=1, description="where bad events go")
+    kafka_checkpoint_seconds: float = Field(
+        1.0, gt=0, description="how often a worker commits alerts and partition state (and replays at most after a crash)")
+    kafka_session_timeout_ms: int = Field(
+        10_000, ge=1000, description="consumer group session; heartbeats every third of it")
+    # Alertmanager (warning/notify/alertmanager.py, ingest/sources/alertmanager.py): alerts out, its webhook in.
+    alertmanager_url: str = Field("", pattern=r"^(https?://\S+)?$",
+                                  description="Alertmanager's base URL (http://host:9093); empty: no forwarding")
+    alertmanager_resend_seconds: float = Field(
+        60.0, gt=0, description="how often open alerts are re-sent to Alertmanager (under its resolve_timeout)")
+    alertmanager_entity_labels: tuple[str, ...] = Field(
+        ("service",), min_length=1, description="webhook alerts count for the entity named by the first of these")
+    public_url: str = Field("", pattern=r"^(https?://\S+)?$",
+                            description="where users reach Tocsin, for links sent out; empty: http://host:port")
     signals: dict[str, SignalConfig] = {}
     entities: dict[str, EntityConfig] = {}
 
@@ -184,12 +223,36 @@ class Settings(BaseModel):
         data["signals"] = merged
         return data
 
+    @field_validator("webhook_allowed_networks", "webhook_denied_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a network like '10.1.0.0/16' or 'fd00::/8'") from None
+        return value
+
+    @field_validator("kafka_topics", mode="before")
+    @classmethod
+    def _topic_list(cls, value: Any) -> Any:
+        """``TOCSIN_KAFKA_TOPICS=a,b`` as well as a TOML array."""
+        return tuple(t.strip() for t in value.split(",") if t.strip()) if isinstance(value, str) else value
+
     @field_validator("escalation_hours")
     @classmethod
     def _escalations(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if any(not 0 < h < float("inf") for h in value):
             raise ValueError(f"escalation hours must be positive and finite, got {list(value)}")
         return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _open_only_on_loopback(self) -> Settings:
+        try:
+            check_open_host(self.auth, self.host)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     @property
     def notifications_path(self) -> Path:

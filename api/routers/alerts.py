@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from api.auth import ReadAccess
 from api.deps import DatabaseDep
 from api.errors import InvalidParameter
 from api.schemas import AlertPage, AlertRead, error_response
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses={422: error_r
 
 @router.get("", response_model=AlertPage, summary="List alerts, newest first")
 def list_alerts(
+    caller: ReadAccess,
     db: DatabaseDep,
     status: Literal["open", "acknowledged", "responding", "resolved", "reviewed"] | None = None,
     severity: Literal["minor", "moderate", "severe"] | None = None,
@@ -41,7 +43,7 @@ def list_alerts(
 
 @router.get("/{alert_id}", response_model=AlertRead, summary="One alert",
             responses={404: error_response("no alert with this id")})
-def get_alert(alert_id: str, db: DatabaseDep) -> AlertRead:
+def get_alert(alert_id: str, caller: ReadAccess, db: DatabaseDep) -> AlertRead:
     alert = db.get_alert(alert_id)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id!r}")

@@ -7,6 +7,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import IngestAccess
 from api.deps import IngestDep, SettingsDep
 from api.errors import BadRequest, PayloadTooLarge
 from api.schemas import EVENT_EXAMPLE, EventsReceipt, RejectedItem, error_response
@@ -45,7 +46,7 @@ BODY_DOC: dict[str, Any] = {
                503: error_response("the database is unavailable; nothing of the batch was kept, retry it")},
     openapi_extra=BODY_DOC,
 )
-async def post_events(request: Request, ingest: IngestDep, settings: SettingsDep) -> EventsReceipt:
+async def post_events(request: Request, caller: IngestAccess, ingest: IngestDep, settings: SettingsDep) -> EventsReceipt:
     body = await _read_body(request, settings.max_body_bytes)
     try:
         payload = orjson.loads(body)
@@ -59,7 +60,8 @@ async def post_events(request: Request, ingest: IngestDep, settings: SettingsDep
         raise BadRequest("the body must be an event object or an array of events")
     client = request.client.host if request.client else "unknown"
     records = [(f"http:{client}[{i}]", item) for i, item in enumerate(items)]
-    receipt = await run_in_threadpool(ingest.submit, records, "http")
+    sink = request.app.state.publisher or ingest  # ingest_mode = "kafka": published for the workers
+    receipt = await run_in_threadpool(sink.submit, records, "http")
     return EventsReceipt(
         accepted=receipt.accepted,
         duplicates=receipt.duplicates,

@@ -1,4 +1,9 @@
-"""``GET /healthz`` (readiness: the database answers) and ``GET /metrics`` (Prometheus)."""
+"""``GET /healthz`` (readiness: the database answers) and ``GET /metrics`` (Prometheus).
+
+``/healthz`` needs no key (:data:`api.auth.PUBLIC_PATHS`): orchestrators probe it without
+credentials and it reveals nothing. ``/metrics`` needs ``read``; Prometheus sends the key
+as a bearer token (``authorization: {credentials_file: ...}`` in its scrape config).
+"""
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -6,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.auth import ReadAccess
 from api.deps import DatabaseDep, IngestDep, MetricsDep
 from api.schemas import Health
 
@@ -32,5 +38,5 @@ def healthz(db: DatabaseDep, ingest: IngestDep) -> Health | JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {"example": METRICS_EXAMPLE}}}})
-def metrics(m: MetricsDep) -> Response:
+def metrics(caller: ReadAccess, m: MetricsDep) -> Response:
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

@@ -77,13 +77,19 @@ class Service:
             time.sleep(0.05)
         pytest.fail(f"tocsin serve was not ready within {START_TIMEOUT} s:\n{self.log.read_text()}")
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The first admin key, which ``tocsin serve`` writes to its data directory at first start."""
+        return {"Authorization": f"Bearer {(self.data_dir / 'admin.key').read_text().strip()}"}
+
     def post(self, events: list[dict[str, Any]]) -> dict[str, Any]:
-        response = httpx.post(f"{self.url}/v1/events", json=events, timeout=REQUEST_TIMEOUT)
+        response = httpx.post(f"{self.url}/v1/events", json=events, headers=self.headers, timeout=REQUEST_TIMEOUT)
         assert response.status_code == 202, response.text
         return response.json()  # type: ignore[no-any-return]
 
     def alerts(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.url}/v1/alerts", params={"limit": 500}, timeout=REQUEST_TIMEOUT)
+        response = httpx.get(f"{self.url}/v1/alerts", params={"limit": 500}, headers=self.headers,
+                             timeout=REQUEST_TIMEOUT)
         assert response.status_code == 200, response.text
         assert response.json()["next_cursor"] is None
         return response.json()["items"]  # type: ignore[no-any-return]

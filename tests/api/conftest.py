@@ -1,9 +1,11 @@
-"""API fixtures: the app with its lifespan entered, and an ``httpx.AsyncClient`` over ASGI.
+"""API fixtures: the app with its lifespan entered, and an ``httpx.AsyncClient`` over ASGI
+that sends an admin key owned by ``support.OWNER``; ``key_of(name)`` makes other owners' keys.
 
 ``fastapi.testclient`` is not used: its deprecation warning would fail the suite.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.support import SIGNALS, client_for, running
+from tests.api.support import SIGNALS, Headers, KeyOf, bearer, client_for, running
 from warning.settings import Settings
 
 
@@ -30,3 +32,12 @@ async def app(api_settings: Settings) -> AsyncIterator[FastAPI]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as c:
         yield c
+
+
+@pytest.fixture
+def key_of(app: FastAPI) -> KeyOf:
+    @functools.cache
+    def header(name: str) -> Headers:
+        return bearer(app, name)
+
+    return header

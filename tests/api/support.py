@@ -7,7 +7,7 @@ alert when the second one closes, that is once an event 5 minutes past its end a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from warning.access import Scope
 from warning.clock import Clock
 from warning.settings import Settings
 
@@ -51,8 +52,25 @@ def surge(entity: str = "policy-system", *, prefix: str = "evt") -> list[dict[st
     return [alarm(5 * i, v, entity=entity, id=f"{prefix}-{entity}-{i}") for i, v in enumerate(values)]
 
 
-def client_for(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tocsin.test")
+OWNER = "Duty desk"
+"""The owner of the key the test clients send: the actor the API records for their changes."""
+
+Headers = dict[str, str]
+KeyOf = Callable[[str], Headers]
+"""``key_of(name)``: the ``Authorization`` header of an admin key owned by ``name``."""
+
+
+def bearer(app: FastAPI, name: str = OWNER, *scopes: Scope) -> Headers:
+    """The ``Authorization`` header of a new key of ``name`` (every scope by default) in the app's database."""
+    issued = app.state.keys.create(name=name, scopes=scopes or [Scope.admin], created_by="tests",
+                                   now=dt.datetime.now(UTC))
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
+def client_for(app: FastAPI, name: str = OWNER, *scopes: Scope) -> httpx.AsyncClient:
+    """A client of the started ``app`` that sends a key of ``name`` with ``scopes`` (admin: all)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tocsin.test",
+                             headers=bearer(app, name, *scopes))
 
 
 @asynccontextmanager

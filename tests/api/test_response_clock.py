@@ -88,9 +88,9 @@ async def test_responding_at_5_59_stops_the_clock(settings: Settings, clock: Man
         alert_id = await raise_alert(client)
         for hours in (3, 5):
             tick_at(app, clock, hours)
-        await client.put(f"/v1/alerts/{alert_id}/roles/incident_commander", json={"name": "Ana", "actor": "Desk"})
+        await client.put(f"/v1/alerts/{alert_id}/roles/incident_commander", json={"name": "Ana"})
         clock.set(RAISED + 5 * HOUR + 59 * MINUTE)
-        workflow = (await client.post(f"/v1/alerts/{alert_id}/respond", json={"actor": "Ana"})).json()
+        workflow = (await client.post(f"/v1/alerts/{alert_id}/respond")).json()
         after = [tick_at(app, clock, hours) for hours in (6, 12)]
 
     assert after == [["alert.responding"], []]
@@ -104,7 +104,7 @@ async def test_responding_at_5_59_stops_the_clock(settings: Settings, clock: Man
 async def test_without_a_response_the_alert_is_overdue_at_6_00(settings: Settings, clock: ManualClock) -> None:
     async with running(settings, clock) as app, client_for(app) as client:
         alert_id = await raise_alert(client)
-        await client.post(f"/v1/alerts/{alert_id}/acknowledge", json={"actor": "Desk"})  # the clock runs on
+        await client.post(f"/v1/alerts/{alert_id}/acknowledge")  # the clock runs on
         before = tick_at(app, clock, 6 - 1 / 3600)
         at_6 = tick_at(app, clock, 6)
 
@@ -118,7 +118,7 @@ async def test_a_severity_rise_while_acknowledged_sends_a_notice(settings: Setti
     stored the way a batch stores it (:meth:`ingest.live.LiveIngest.submit`)."""
     async with running(settings, clock) as app, client_for(app) as client:
         alert_id = await raise_alert(client)
-        moved = (await client.post(f"/v1/alerts/{alert_id}/acknowledge", json={"actor": "Desk"})).json()["alert"]
+        moved = (await client.post(f"/v1/alerts/{alert_id}/acknowledge")).json()["alert"]
         tick_at(app, clock, 1)
         track = next(t for s in app.state.ingest.pipeline.series.values() for t in s.tracks if t.alert)
         rise = track.observe(Finding(Severity.severe, 99.0, "much worse"), RAISED + 1.5 * HOUR)

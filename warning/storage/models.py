@@ -4,7 +4,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -201,3 +214,171 @@ class NoticeRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (Index(None, "sent_at", "cancelled_at", "due_at"),)
+
+
+class CrisisTypeRow(Base):
+    """The crisis type an operator set on a crisis (``crs_...``, :mod:`warning.crises`).
+
+    Crises are computed from the alerts; only what operators add to one is stored, keyed by
+    the crisis id they acted on (an id that stays valid: it names the crisis' first alert).
+    """
+
+    __tablename__ = "crisis_types"
+
+    crisis_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    crisis_type: Mapped[str] = mapped_column(String(40))
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class CrisisReviewRow(Base):
+    """A crisis' post-mortem: what operators wrote, and the signals' movement Tocsin computed
+    when it was recorded (kept, because closed buckets are pruned after their retention)."""
+
+    __tablename__ = "crisis_reviews"
+
+    crisis_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    alert_ids: Mapped[list[str]] = mapped_column(JSON)  # the alerts the crisis held when reviewed
+    summary: Mapped[str] = mapped_column(Text)
+    root_cause: Mapped[str] = mapped_column(Text)
+    crisis_type: Mapped[str] = mapped_column(String(40))
+    impact: Mapped[dict[str, Any]] = mapped_column(JSON)
+    remedies: Mapped[list[str]] = mapped_column(JSON)
+    lessons: Mapped[list[str]] = mapped_column(JSON)
+    movement: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    reviewed_by: Mapped[str] = mapped_column(String(200))
+    reviewed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ApiKeyRow(Base):
+    """An API key: only its SHA-256 is stored (:mod:`warning.access` says why), with its owner.
+
+    ``name`` is the owner, recorded as the actor of every change made with the key;
+    ``prefix`` is the key's first characters, not secret, so a list can tell keys apart.
+    A key is active while ``revoked_at`` is null.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class SubscriptionRow(Base):
+    """A webhook subscriber: where to deliver, which notices, and the secrets that sign them.
+
+    ``secret`` is kept as given out (``whsec_...``), not hashed: see
+    :mod:`warning.notify.signing` for why HMAC needs it and what protects it.
+    ``previous_secret`` still signs until ``previous_secret_expires_at`` (rotation's grace).
+    Empty filter lists match everything.
+    """
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    min_severity: Mapped[str | None] = mapped_column(String(10))
+    signals: Mapped[list[str]] = mapped_column(JSON)
+    entities: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class DeliveryRow(Base):
+    """One notice (or ping) to deliver to one subscriber: the webhook outbox.
+
+    Inserted in the transaction that marks the notice sent, so a notice and its deliveries
+    exist together or not at all. ``id`` orders the deliveries of one alert to one
+    subscriber: one is attempted only once every earlier one is no longer ``pending``.
+    ``event`` is the CloudEvent as sent (the body is the same bytes on every attempt);
+    ``webhook_id`` is derived from the notice and the subscription, so it is stable
+    across retries and redeliveries. ``round_attempts`` and ``retry_until`` belong to the
+    current round of retries (a redelivery starts a new one).
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(String(40), unique=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    notice_id: Mapped[str | None] = mapped_column(String(80))
+    alert_id: Mapped[str | None] = mapped_column(String(40))
+    type: Mapped[str] = mapped_column(String(60))
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    retry_until: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    round_attempts: Mapped[int] = mapped_column(Integer)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(None, "subscription_id", "state", "next_attempt_at"),
+        Index(None, "subscription_id", "alert_id", "id"),
+        Index(None, "state", "created_at"),
+    )
+
+
+class DeliveryAttemptRow(Base):
+    """One HTTP attempt of a delivery: what came back, how long it took, what happens next."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(40))
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class KafkaCheckpointRow(Base):
+    """How far a Kafka partition's state goes: the next offset to read (null: from the start).
+
+    ``epoch`` fences a worker that lost the partition without noticing: each assignment
+    increments it, and a checkpoint is written only under the epoch its worker claimed
+    (:mod:`warning.storage.checkpoints`).
+    """
+
+    __tablename__ = "kafka_checkpoints"
+
+    topic: Mapped[str] = mapped_column(String(249), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_offset: Mapped[int | None] = mapped_column(BigInteger)
+    epoch: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class KafkaSeriesStateRow(Base):
+    """The state of one series as of its partition's checkpoint (``Series.snapshot``, orjson)."""
+
+    __tablename__ = "kafka_series_states"
+
+    topic: Mapped[str] = mapped_column(String(249), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    signal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -16,9 +16,8 @@ from warning.storage.database import make_engine
 from warning.storage.migrations import upgrade
 from warning.storage.models import Base
 
-TABLES = {"alembic_version", "alerts", "alert_history", "buckets", "dead_letters", "series_snapshots",
-          "seen_event_ids", "alert_moves", "alert_roles", "alert_stages", "notices"}
-HEAD = "0002"
+TABLES = {"alembic_version", *Base.metadata.tables}
+HEAD = "0006"
 CONFIG = """
 [signals.satisfaction]
 detectors = [{kind = "threshold", limit = 50, direction = "below"}]
