@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warning.errors import ConfigError, Conflict, NotFound, StorageError, TocsinError
+from warning.errors import ConfigError, Conflict, InvalidData, NotFound, StorageError, TocsinError
 
 
 class PayloadTooLarge(TocsinError):
@@ -33,6 +34,7 @@ STATUS: dict[type[TocsinError], tuple[int, str]] = {
     BadRequest: (400, "bad_request"),
     InvalidParameter: (422, "invalid_request"),
     PayloadTooLarge: (413, "payload_too_large"),
+    InvalidData: (422, "invalid_request"),  # before StorageError, which it is
     StorageError: (503, "storage_unavailable"),
     ConfigError: (500, "config_error"),
 }
@@ -51,8 +53,18 @@ def install(app: FastAPI) -> None:
             kind, extra = exc.kind, exc.details()
         return JSONResponse(error_body(kind, str(exc), **extra), status_code=status)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own answers (an unknown route, a method the route does not take).
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(kind, f"{request.method} {request.url.path}: {exc.detail}"),
+                            status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):  # as POST /v1/events answers it
+            return JSONResponse(error_body("bad_request", "the body is not valid JSON (send "
+                                           "'content-type: application/json' and a JSON object)"), status_code=400)
         # FastAPI's own 422s, in the same shape as every other error, one line per problem.
         problems = [
             {"location": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()

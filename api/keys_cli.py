@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from warning.access import Scope
@@ -32,13 +34,19 @@ def register(commands: Any) -> None:
     revoke.set_defaults(run=_revoke)
 
 
-def _store(settings: Settings) -> Any:
+@contextmanager
+def _store(settings: Settings) -> Iterator[Any]:
+    """The key store on the service's database, for one command (its connections closed after)."""
     from warning.storage.database import make_engine
     from warning.storage.keys import KeyStore
     from warning.storage.migrations import upgrade
 
     upgrade(settings.sqlalchemy_url)  # keys may be made before the service's first start
-    return KeyStore(make_engine(settings.sqlalchemy_url))
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        yield KeyStore(engine)
+    finally:
+        engine.dispose()
 
 
 def _now() -> dt.datetime:
@@ -47,8 +55,9 @@ def _now() -> dt.datetime:
 
 def _create(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        issued = _store(settings).create(name=args.name, scopes=[Scope(s) for s in args.scope],
-                                         created_by=CREATED_BY, now=_now())
+        with _store(settings) as store:
+            issued = store.create(name=args.name, scopes=[Scope(s) for s in args.scope], created_by=CREATED_BY,
+                                  now=_now())
     except ValueError as exc:
         print(f"tocsin: {exc}", file=sys.stderr)
         return 2
@@ -61,14 +70,17 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     print("id\tname\tprefix\tscopes\tcreated_at\tlast_used_at\trevoked_at")
-    for k in _store(settings).list():
+    with _store(settings) as store:
+        keys = store.list()
+    for k in keys:
         print("\t".join([str(k.id), k.name, k.prefix, ",".join(sorted(k.scopes)), _time(k.created_at),
                          _time(k.last_used_at), _time(k.revoked_at)]))
     return 0
 
 
 def _revoke(args: argparse.Namespace, settings: Settings) -> int:
-    key = _store(settings).revoke(args.id, by=REVOKED_BY, now=_now())
+    with _store(settings) as store:
+        key = store.revoke(args.id, by=REVOKED_BY, now=_now())
     print(f"tocsin: key {key.id} ({key.prefix}...) of {key.name!r} is revoked since {_time(key.revoked_at)}",
           file=sys.stderr)
     return 0

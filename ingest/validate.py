@@ -109,6 +109,8 @@ class Validator:
         event_id = obj.get("id")
         if event_id is not None and (type(event_id) is not str or not 0 < len(event_id) <= MAX_ID):
             return f"id must be a string of 1-{MAX_ID} characters, got {_clip(event_id)}"
+        if event_id is not None and not event_id.isprintable():  # PostgreSQL refuses a NUL in a batch
+            return f"id must be printable characters, got {_clip(event_id)}"
         if len(obj) == 5 and event_id is not None or len(obj) == 4:
             # The common event: the required fields and an id, nothing optional to check.
             return Event(signal, entity, ts, float(value), event_id)

@@ -22,6 +22,9 @@ from warning.storage.database import Database
 from warning.storage.migrations import upgrade
 
 POSTGRES_URL = os.environ.get("TOCSIN_TEST_POSTGRES_URL", "")
+# The project's shared data (scenario sample, NAB corpus): beside the repository, or where this
+# workplace keeps it when the repository is a clone elsewhere (CI clones it).
+SHARED = Path(os.environ.get("TOCSIN_SHARED_DATA", "/work/shared"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -21,7 +21,7 @@ Feed-watchdog alerts (``no_data``) are left out: a silent feed says nothing abou
 entity, and must not make a crisis or raise one's severity.
 
 Fusion. The crisis' severity is the worst of its alerts', raised by the number of
-distinct signals whose alerts were active at one same moment: two make it at least
+distinct signals whose alerts were firing at one same moment (:func:`fused_signals`): two make it at least
 ``moderate``, three ``severe`` (SPEC). Signals that fired hours apart in one crisis do not
 fuse: that is a sequence, not a coincidence.
 
@@ -112,15 +112,20 @@ def group(alerts: Iterable[Alert], *, gap: float) -> list[Crisis]:
 
 
 def fused_signals(alerts: Iterable[Alert]) -> int:
-    """The largest number of distinct signals with an alert active at one same moment.
+    """The largest number of distinct signals with an alert firing at one same moment.
 
-    A sweep over the activity intervals, closed at both ends: an alert raised the moment
-    another was last seen counts as simultaneous with it.
+    An alert fires from ``raised_at`` until it was seen clear; one never seen clear still
+    fires as of the latest activity of the group (a daily satisfaction alert and an hourly
+    mentions alert that are both still firing are at once, though their last firing
+    buckets differ). A sweep over those intervals, closed at both ends: an alert raised the
+    moment another cleared counts as simultaneous with it.
     """
+    alerts = list(alerts)
+    horizon = max((activity_end(a) for a in alerts), default=0.0)
     points: list[tuple[float, int, str]] = []
     for a in alerts:
         points.append((a.raised_at, 0, a.signal))  # 0 sorts starts before ends at the same time
-        points.append((activity_end(a), 1, a.signal))
+        points.append((horizon if a.cleared_at is None else max(a.cleared_at, a.raised_at), 1, a.signal))
     active: dict[str, int] = {}
     most = 0
     for _, is_end, signal in sorted(points):

@@ -4,6 +4,7 @@
     ├── ConfigError          settings or rules file invalid (fails at start)
     ├── NotFound             a resource id that does not exist (404)
     ├── StorageError         the database refused or is unreachable (503)
+    │   └── InvalidData          the database refused the request's values (422: NUL, too long)
     └── Conflict             valid, but the alert's state does not allow it (409)
         ├── InvalidTransition    a move the table of allowed moves has no entry for
         ├── MissingRole          ``respond`` without an incident commander
@@ -31,6 +32,12 @@ class NotFound(TocsinError):
 
 class StorageError(TocsinError):
     """The database could not complete the operation."""
+
+
+class InvalidData(StorageError):
+    """The database refused a value the request brought (PostgreSQL: a NUL character, a string
+    over its column's length): the client's error, which retrying cannot fix. A
+    :class:`StorageError` still, so code that rolls back or retries on those does the same."""
 
 
 class Conflict(TocsinError):

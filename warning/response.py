@@ -284,7 +284,7 @@ def renounce_role_on_all(ops: Operator, *, alert_ids: Sequence[str], role: Role,
             held.append(current)
             renounced.append(alert_id)
         if not held:
-            raise RoleNotHeld(role, ", ".join(alert_ids))
+            raise RoleNotHeld(role, *alert_ids)
 
         def write(conn: Connection) -> None:
             for tenure in held:

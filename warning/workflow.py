@@ -120,9 +120,10 @@ class RoleNotHeld(Conflict):
 
     kind = "role_not_held"
 
-    def __init__(self, role: Role, alert_id: str) -> None:
+    def __init__(self, role: Role, *alert_ids: str) -> None:
         self.role = role
-        super().__init__(f"nobody holds {role.value} on alert {alert_id!r}")
+        where = f"alert {alert_ids[0]!r}" if len(alert_ids) == 1 else f"any of the alerts {', '.join(alert_ids)}"
+        super().__init__(f"nobody holds {role.value} on {where}")
 
     def details(self) -> dict[str, Any]:
         return {"role": self.role.value}

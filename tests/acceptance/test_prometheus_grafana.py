@@ -25,13 +25,13 @@ import uvicorn
 
 from api.app import create_app
 from tests.api.support import bearer
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, SHARED
 from warning.access import Scope
 from warning.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
-SCENARIO = ROOT.parent / "shared" / "scenarios" / "events.jsonl.gz"
+SCENARIO = SHARED / "scenarios" / "events.jsonl.gz"
 # Each entity up to the end of its detection window (shared/scenarios/truth.json).
 SLICE = {"brand-05": "2025-02-07T19:00:00Z", "svc-09": "2025-01-11T02:40:00Z", "sat-17": "2025-06-12T00:00:00Z"}
 PROMETHEUS = shutil.which("prometheus")

@@ -195,3 +195,28 @@ async def test_delivery_metrics_count_attempts_failures_and_the_backlog(hooks: H
     assert sample(exposition, "tocsin_webhook_failures_total", reason="timeout") == 0
     assert sample(exposition, "tocsin_webhook_pending_deliveries") == 1
     assert sample(exposition, "tocsin_webhook_oldest_pending_age_seconds") == 60
+
+
+async def test_an_unexpected_failure_of_an_attempt_is_retried_not_lost(
+    hooks: Hooks, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from warning.notify import dispatcher
+
+    sub = await hooks.subscribe("a")
+    real = dispatcher.signature_header
+    failures = iter([RuntimeError("a bug in signing")])
+
+    def flaky(*args: Any) -> str:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(*args)
+
+    monkeypatch.setattr(dispatcher, "signature_header", flaky)
+    await hooks.raise_alert()
+    await hooks.deliver()
+    await hooks.advance(60)
+
+    [delivery] = await hooks.deliveries(sub["id"])
+    assert [(a["outcome"], a["reason"]) for a in delivery["attempts"]] == [("retry", "internal"), ("delivered", None)]
+    assert [e["type"] for e in hooks.receiver.events("a")] == ["io.tocsin.alert.raised"]

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import SHARED
+
 _PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "nab_score.py"
 _spec = importlib.util.spec_from_file_location("nab_score", _PATH)
 assert _spec is not None and _spec.loader is not None
@@ -18,7 +20,7 @@ ns = importlib.util.module_from_spec(_spec)
 sys.modules["nab_score"] = ns
 _spec.loader.exec_module(ns)
 
-NAB = Path("/work/shared/nab")
+NAB = SHARED / "nab"
 PROFILES = [
     ns.Profile("standard", 1.0, 1.0, 0.11),
     ns.Profile("reward_low_FP_rate", 1.0, 1.0, 0.22),

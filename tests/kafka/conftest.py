@@ -29,6 +29,7 @@ from kafka.admin import NewTopic
 from sqlalchemy import select
 
 from ingest.kafka.worker import Worker
+from tests.conftest import SHARED
 from warning.metrics import Metrics
 from warning.settings import Settings
 from warning.storage.database import Database
@@ -36,7 +37,7 @@ from warning.storage.migrations import upgrade
 from warning.storage.models import KafkaCheckpointRow
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios" / "events.jsonl.gz"
+SCENARIOS = SHARED / "scenarios" / "events.jsonl.gz"
 TEST_SESSION_TIMEOUT_MS = 2000
 # The alarms of eight services over their first eight days: two surges (svc-04, svc-09), noise around.
 SLICE_ENTITIES = {f"svc-0{i}" for i in range(2, 10)}
@@ -155,6 +156,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 def alarm_slice() -> list[dict[str, Any]]:
     """Scenario events (sorted by time) that raise a few alerts."""
     if not SCENARIOS.exists():
+        if IN_CI:
+            pytest.fail(f"CI=true but {SCENARIOS} is not there")
         pytest.skip(f"{SCENARIOS} is not there")
     out = []
     with gzip.open(SCENARIOS, "rb") as f:

@@ -42,10 +42,18 @@ def test_three_signals_at_once_make_it_severe() -> None:
 
 
 def test_signals_in_one_crisis_that_were_never_active_together_do_not_fuse() -> None:
-    [crisis] = group([alert("alr_a", "mentions", 0, last_seen_h=1), alert("alr_b", "alarms", 4, last_seen_h=5)],
-                     gap=GAP)
+    [crisis] = group([alert("alr_a", "mentions", 0, last_seen_h=1, cleared_h=2),
+                      alert("alr_b", "alarms", 4, last_seen_h=5)], gap=GAP)
 
     assert (crisis.severity, crisis.fused_signals) == (Severity.minor, 1)
+
+
+def test_alerts_still_firing_fuse_though_their_last_firing_buckets_differ() -> None:
+    """A daily satisfaction alert last seen at its one bucket, hourly alerts seen since: all still firing."""
+    [crisis] = group([alert("alr_s", "satisfaction", 0, last_seen_h=0), alert("alr_m", "mentions", 2, last_seen_h=5),
+                      alert("alr_a", "alarms", 3, last_seen_h=4, cleared_h=4.5)], gap=GAP)
+
+    assert (crisis.severity, crisis.fused_signals) == (Severity.severe, 3)
 
 
 def test_fusion_never_lowers_the_worst_alert() -> None:

@@ -6,7 +6,6 @@ import gzip
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,12 +13,13 @@ import pytest
 
 from detectors.base import Severity
 from ingest.validate import Validator
+from tests.conftest import SHARED
 from warning.alerts import AlertChange, ChangeReason
 from warning.events import Event
 from warning.pipeline import Pipeline
 from warning.settings import Settings, load_settings
 
-SCENARIOS = Path("/work/shared/scenarios/events.jsonl.gz")
+SCENARIOS = SHARED / "scenarios" / "events.jsonl.gz"
 # Positives and distractors of each family: every seed detector and every alert state is exercised.
 ENTITIES = ("svc-00", "svc-03", "svc-04", "brand-03", "brand-05", "brand-09", "sat-00", "sat-02", "sat-04")
 THRESHOLDS = {

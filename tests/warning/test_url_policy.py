@@ -65,6 +65,8 @@ def test_configured_networks_override_the_defaults_both_ways() -> None:
     pytest.param("http:///x", "no host", id="no host"),
     pytest.param("http://u:p@x.example/", "credentials", id="credentials"),
     pytest.param("http://x.example:99999/", "not a valid URL", id="bad port"),
+    pytest.param("http://x.example/a\tb", "control character", id="tab (urlsplit drops it, httpx refuses it)"),
+    pytest.param("http://x.example/\x00", "control character", id="NUL"),
 ])
 def test_malformed_urls_are_refused_before_resolving(url: str, refusal: str) -> None:
     def never(host: str, port: int) -> Sequence[str]:
@@ -80,3 +82,18 @@ def test_a_host_that_does_not_resolve_is_refused() -> None:
 
     with pytest.raises(UrlRefused, match="does not resolve"):
         UrlPolicy().check("https://nowhere.example/", fail)
+
+
+@pytest.mark.parametrize("host", [
+    pytest.param("2852039166", id="decimal 169.254.169.254"),
+    pytest.param("0251.0376.0251.0376", id="octal 169.254.169.254"),
+    pytest.param("0xa9.0xfe.0xa9.0xfe", id="hex 169.254.169.254"),
+    pytest.param("[::ffff:169.254.169.254]", id="IPv4-mapped IPv6 literal"),
+    pytest.param("[::ffff:a9fe:a9fe]", id="IPv4-mapped IPv6 in hex"),
+    pytest.param("0", id="0 is 0.0.0.0"),
+    pytest.param("[::]", id="IPv6 unspecified"),
+])
+def test_numeric_spellings_of_refused_addresses_are_refused_by_the_system_resolver(host: str) -> None:
+    # getaddrinfo reads numeric hosts the way the connection will (inet_aton): no DNS involved.
+    with pytest.raises(UrlRefused, match="link-local|unspecified"):
+        UrlPolicy(allow_private=True).check(f"http://{host}/x")

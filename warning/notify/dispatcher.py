@@ -252,6 +252,9 @@ class Dispatcher:
             error = DeliveryError("connect", f"could not connect: {exc}")
         except httpx.HTTPError as exc:
             error = DeliveryError("network", f"{exc.__class__.__name__}: {exc}")
+        except Exception as exc:  # a bug here must not kill the lane's worker and strand its deliveries
+            log.exception("webhook attempt %s failed unexpectedly", delivery.webhook_id)
+            error = DeliveryError("internal", f"{exc.__class__.__name__}: {exc}")
         duration = time.perf_counter() - started
         if error is None:
             return store.Outcome(delivery, Attempt(at, "delivered", status, None, None, duration, None))

@@ -45,6 +45,8 @@ class Target:
 
 def parse_target(url: str) -> Target:
     """The URL's host and port, or :class:`UrlRefused` for a URL that is not plain http(s)."""
+    if not url.isprintable():  # urlsplit drops tabs and keeps NULs; httpx refuses both on every attempt
+        raise UrlRefused("the URL contains a control character; percent-encode it")
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -77,7 +77,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() too, which float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -100,7 +100,7 @@ class DeliveryError(Exception):
 
 
 FAILURE_REASONS = ("http_4xx", "http_5xx", "http_429", "http_3xx", "gone", "timeout", "connect", "refused_url",
-                   "network")
+                   "network", "internal")
 
 
 def error_for_status(status: int, retry_after: float | None) -> DeliveryError | None:

@@ -20,11 +20,11 @@ import orjson
 from sqlalchemy import Engine, Select, Table, and_, create_engine, delete, event, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from detectors.base import Bucket, Severity
 from warning.alerts import Alert, AlertChange, AlertStatus
-from warning.errors import StorageError
+from warning.errors import InvalidData, StorageError
 from warning.events import Rejected
 from warning.pipeline import ClosedBucket, SeriesKey
 from warning.settings import Settings
@@ -197,8 +197,7 @@ class Database:
         except SQLAlchemyError as exc:
             # The driver's message, not SQLAlchemy's: that one carries the whole statement and
             # every bound value (megabytes for a big batch), and it is answered over HTTP.
-            reason = getattr(exc, "orig", None) or exc
-            raise StorageError(f"could not store the batch: {exc.__class__.__name__}: {reason}") from exc
+            raise storage_error("store the batch", exc) from exc
 
     def _write_alerts(self, conn: Connection, changes: Sequence[AlertChange], now: dt.datetime) -> None:
         latest: dict[str, Alert] = {}
@@ -342,8 +341,15 @@ def translated(what: str) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
-        raise StorageError(f"could not {what}: {exc.__class__.__name__}: {reason}") from exc
+        raise storage_error(what, exc) from exc
+
+
+def storage_error(what: str, exc: SQLAlchemyError) -> StorageError:
+    """``exc`` with the driver's message only; :class:`InvalidData` when the database refused
+    a value (a ``DataError``: the request's fault, 422 over HTTP), else a :class:`StorageError`."""
+    reason = getattr(exc, "orig", None) or exc
+    refused = InvalidData if isinstance(exc, DataError) else StorageError
+    return refused(f"could not {what}: {exc.__class__.__name__}: {reason}")
 
 
 def encode_cursor(raised_at: dt.datetime, alert_id: str) -> str:

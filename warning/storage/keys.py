@@ -6,10 +6,15 @@
 drops the key from the cache at once; a key revoked by another process (``tocsin keys
 revoke`` beside a running service) stops working here within ``cache_seconds``.
 Unknown keys are not cached: a guess costs a lookup, but cannot fill the memory.
+
+Requests verify on several threads. A verification caches what its lookup read only if no
+revocation happened here since the lookup began: otherwise a key revoked between the lookup
+and the caching would stay usable for another ``cache_seconds``.
 """
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
@@ -32,6 +37,8 @@ class KeyStore:
         self.cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._verified: dict[str, tuple[float, ApiKey]] = {}  # key hash -> (valid until, key)
+        self._revocations = 0  # revocations through this store so far (see the module docstring)
+        self._lock = threading.Lock()  # guards both
 
     def create(self, *, name: str, scopes: Iterable[Scope], created_by: str, now: dt.datetime) -> IssuedKey:
         """A new key; its secret is in the answer and nowhere else."""
@@ -63,7 +70,9 @@ class KeyStore:
             row = conn.execute(select(KEYS).where(KEYS.c.id == key_id)).first()
         if row is None:
             raise NotFound(f"no key with id {key_id}")
-        self._verified = {h: entry for h, entry in self._verified.items() if entry[1].id != key_id}
+        with self._lock:
+            self._revocations += 1
+            self._verified = {h: entry for h, entry in self._verified.items() if entry[1].id != key_id}
         return _key(row)
 
     def verify(self, secret: str, *, now: dt.datetime) -> ApiKey | None:
@@ -72,14 +81,19 @@ class KeyStore:
         cached = self._verified.get(digest)
         if cached is not None and cached[0] > self._monotonic():
             return cached[1]
+        revocations = self._revocations
         with translated("check the key"), self.engine.begin() as conn:
             row = conn.execute(select(KEYS).where(KEYS.c.key_hash == digest, KEYS.c.revoked_at.is_(None))).first()
             if row is None:
-                self._verified.pop(digest, None)
+                with self._lock:
+                    self._verified.pop(digest, None)
                 return None
             conn.execute(update(KEYS).where(KEYS.c.id == row.id).values(last_used_at=now))
         key = _key(row)
-        self._verified[digest] = (self._monotonic() + self.cache_seconds, key)
+        valid_until = self._monotonic() + self.cache_seconds
+        with self._lock:
+            if self._revocations == revocations:
+                self._verified[digest] = (valid_until, key)
         return key
 
 
