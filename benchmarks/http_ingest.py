@@ -83,7 +83,8 @@ def generate(url: str, args: argparse.Namespace, deadline: float, results: Any) 
     lock = threading.Lock()
 
     def connection(c: int) -> None:
-        with httpx.Client(base_url=url, timeout=60.0, headers={"content-type": "application/json"}) as client:
+        headers = {"content-type": "application/json", "authorization": f"Bearer {args.key}"}
+        with httpx.Client(base_url=url, timeout=60.0, headers=headers) as client:
             for count, body in batches(c, args.connections, args.entities, args.batch, args.step, args.run):
                 if time.time() >= deadline:
                     return
@@ -157,6 +158,7 @@ def main() -> int:
         server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_ready(url, server)
+            args.key = (data_dir / "admin.key").read_text().strip()  # the first start's admin key
             cpu_before = cpu_seconds(server.pid)
             results: Any = mp.get_context("spawn").Queue()
             started = time.time()

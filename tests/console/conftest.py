@@ -7,6 +7,7 @@ download is never used (it cannot reach its servers here).
 """
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -39,6 +40,8 @@ detectors = [{kind = "rate_surge", warmup_hours = 2}]
 lateness = "5m"
 detectors = [{kind = "threshold", limit = 100}]
 """
+
+MINUTE, HOUR = 60.0, 3600.0
 
 
 def unavailable(reason: str) -> None:
@@ -157,3 +160,22 @@ def open_console(browser: Any, service: Service) -> Iterator[Any]:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def alarm_storm(entity: str) -> tuple[list[dict[str, Any]], float]:
+    """Calm alarms for 3 h, two 5-minute buckets of a storm, calm again: the rate_surge rule
+    fires when the second storm bucket closes. Returns the events and the alert's raised_at,
+    3 h 45 min before the current 5-minute bucket (past the first escalation point: amber)."""
+    base = math.floor(time.time() / 300) * 300
+    raised_at = base - 3 * HOUR - 45 * MINUTE
+    events = []
+    for i in range(-36, 4):  # buckets from raised_at - 3 h 10 min to raised_at + 15 min
+        start = raised_at - 10 * MINUTE + i * 300 + 300
+        value = 40 if start in (raised_at - 10 * MINUTE, raised_at - 5 * MINUTE) else 2 + (i % 3)
+        events.append({"id": f"{entity}-{int(start)}", "ts": rfc3339(start + 60), "signal": "alarms",
+                       "entity": entity, "value": value})
+    return events, raised_at

@@ -8,33 +8,11 @@ restart test runs last.
 from __future__ import annotations
 
 import calendar
-import math
 import re
 import time
 from typing import Any
 
-from tests.console.conftest import Service, screenshot
-
-MINUTE, HOUR = 60.0, 3600.0
-
-
-def rfc3339(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def alarm_storm(entity: str) -> tuple[list[dict[str, Any]], float]:
-    """Calm alarms for 3 h, two 5-minute buckets of a storm, calm again: the rate_surge rule
-    fires when the second storm bucket closes. Returns the events and the alert's raised_at,
-    3 h 45 min before the current 5-minute bucket (past the first escalation point: amber)."""
-    base = math.floor(time.time() / 300) * 300
-    raised_at = base - 3 * HOUR - 45 * MINUTE
-    events = []
-    for i in range(-36, 4):  # buckets from raised_at - 3 h 10 min to raised_at + 15 min
-        start = raised_at - 10 * MINUTE + i * 300 + 300
-        value = 40 if start in (raised_at - 10 * MINUTE, raised_at - 5 * MINUTE) else 2 + (i % 3)
-        events.append({"id": f"{entity}-{int(start)}", "ts": rfc3339(start + 60), "signal": "alarms",
-                       "entity": entity, "value": value})
-    return events, raised_at
+from tests.console.conftest import HOUR, Service, alarm_storm, rfc3339, screenshot
 
 
 def left_seconds(text: str) -> float:

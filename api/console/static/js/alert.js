@@ -4,7 +4,7 @@
 import { api, get } from "./api.js";
 import { seriesChart, fmt } from "./chart.js";
 import { countdown, when } from "./clock.js";
-import { h, severityBadge } from "./dom.js";
+import { FIELDS, h, resetField, severityBadge } from "./dom.js";
 
 export const ROLES = ["incident_commander", "information_officer", "technical_lead", "customer_care_lead", "legal_adviser"];
 export const STAGES = ["alert_response", "assessment", "resource_allocation", "action", "effect_tracking", "post_mortem_review"];
@@ -73,24 +73,28 @@ export function actionButton(text, call, out, ctx, { primary = false, hint = nul
     onclick: async (ev) => {
       const button = ev.currentTarget;
       button.disabled = true;
-      out.className = "result";
-      out.textContent = "…";
+      say(ctx, out, "", "…");
       try {
         await call();
-        // Sent: empty the form now, so no live redraw that starts before ours keeps it.
-        button.closest(".panel")?.querySelectorAll("textarea, input:not([type=search])")
-          .forEach((el) => { el.value = ""; });
-        out.className = "result ok";
-        out.textContent = `${text}: done`;
-        ctx.done = { id: out.id, text: out.textContent, hash: location.hash, until: Date.now() + 15000 };
+        // Sent: reset the form now, so no live redraw that starts before ours keeps it.
+        button.closest(".panel")?.querySelectorAll(FIELDS).forEach(resetField);
+        say(ctx, out, "ok", `${text}: done`);
         await ctx.refresh();
       } catch (err) {
-        out.className = "result error";
-        out.textContent = err.explain ? err.explain() : String(err);
+        say(ctx, out, "error", err.explain ? err.explain() : String(err));
         button.disabled = false;
       }
     },
   }, text);
+}
+
+// What a button did stays said for a while: a live redraw can replace `out` while the call
+// is under way (the answer then goes to the element that took its place), and the redraws
+// that follow show it again (app.js), a refusal as much as a success.
+function say(ctx, out, cls, text) {
+  ctx.said = { id: out.id, cls, text, hash: location.hash, until: Date.now() + 15000 };
+  const shown = out.isConnected ? out : document.getElementById(out.id);
+  if (shown) Object.assign(shown, { className: `result ${cls}`.trim(), textContent: text });
 }
 
 export function readonlyNote(ctx) {

@@ -25,7 +25,8 @@ export class ApiError extends Error {
   explain() {
     const prefix = { 401: "Not signed in", 403: "Not allowed", 404: "Not found", 409: "Refused", 422: "Invalid" }[this.status];
     let text = prefix ? `${prefix} (${this.status}): ${this.message}` : `${this.status}: ${this.message}`;
-    if (this.status === 409 && Array.isArray(this.details.allowed)) {
+    // A crisis' refusal says in its message what its alerts allow: it has no single state.
+    if (this.status === 409 && Array.isArray(this.details.allowed) && this.details.current) {
       text += `\nAllowed from ${this.details.current}: ${this.details.allowed.join(", ") || "nothing"}`;
     }
     return text;

@@ -5,11 +5,13 @@ import * as clock from "./clock.js";
 import * as crisisView from "./crisis.js";
 import * as entitiesView from "./entities.js";
 import * as nowView from "./now.js";
-import { h } from "./dom.js";
+import { FIELDS, fieldValue, h, setFieldValue } from "./dom.js";
 import { connect } from "./stream.js";
 
 const $ = (id) => document.getElementById(id);
-const ctx = { me: null, canOperate: false, refresh: () => show({ keepInputs: false }) };  // after a change: sent
+// After a change the view redraws keeping what is typed elsewhere on it (the button reset the
+// form it sent): a post-mortem written while the crisis is resolved survives the resolve.
+const ctx = { me: null, canOperate: false, refresh: () => show() };
 const fresh = new Set();  // alerts raised since the page loaded: their rows flash once
 let stopStream = null;
 let refreshTimer = null;
@@ -21,7 +23,7 @@ function route() {
   return { view, id };
 }
 
-async function show({ keepInputs = true } = {}) {
+async function show() {
   const { view, id } = route();
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("current", a.dataset.view === view));
   const main = $("view");
@@ -33,14 +35,13 @@ async function show({ keepInputs = true } = {}) {
     if (mine !== generation) return;  // a later redraw started meanwhile: it shows newer state
     // A live redraw of the same view keeps what the operator has typed but not sent yet, read
     // only now: anything typed while the data was loading is kept too.
-    const kept = keepInputs && location.hash === shownHash
-      ? [...main.querySelectorAll("textarea[id], input[id]:not([type=search])")].map((el) => [el.id, el.value]) : [];
+    const kept = location.hash === shownHash ? [...main.querySelectorAll(FIELDS)].map((el) => [el.id, fieldValue(el)]) : [];
     module.render(main, data, view === "now" ? fresh : view === "entities" ? show : ctx);
-    for (const [id, value] of kept) { const el = document.getElementById(id); if (el) el.value = value; }
+    for (const [id, value] of kept) { const el = document.getElementById(id); if (el) setFieldValue(el, value); }
     // What the last button did stays said for a while, through the live redraws that follow it.
-    const done = ctx.done && ctx.done.hash === location.hash && Date.now() < ctx.done.until
-      && document.getElementById(ctx.done.id);
-    if (done) Object.assign(done, { className: "result ok", textContent: ctx.done.text });
+    const said = ctx.said && ctx.said.hash === location.hash && Date.now() < ctx.said.until
+      && document.getElementById(ctx.said.id);
+    if (said) Object.assign(said, { className: `result ${ctx.said.cls}`.trim(), textContent: ctx.said.text });
     shownHash = location.hash;
     main.dataset.loaded = view;
     hideBanner();
@@ -86,8 +87,12 @@ function addNotice(n) {
   while (list.children.length > 30) list.lastChild.remove();
 }
 
-// The optional alarm: a short beep (Web Audio, no sound file) and a flashing tab title.
-let flashTimer = null;
+// The optional alarm: a short beep (Web Audio, no sound file) and the tab title flashing for
+// about 15 s, or until the operator is back (focuses the tab, clicks or types). Having the
+// focus does not stop it: a wall screen keeps the focus while nobody is looking at it.
+const TITLE = document.title;
+const BACK = ["focus", "pointerdown", "keydown"];
+let stopFlash = () => {};
 function alarm(alert) {
   if (!$("alarm-toggle").checked) return;
   try {
@@ -96,13 +101,20 @@ function alarm(alert) {
     osc.connect(gain).connect(audio.destination);
     osc.start(); osc.stop(audio.currentTime + 0.4);
   } catch { /* no audio device: the title still flashes */ }
-  const title = "Tocsin console";
+  stopFlash();
   let on = false, count = 0;
-  clearInterval(flashTimer);
-  flashTimer = setInterval(() => {
-    document.title = (on = !on) ? `(!) SEVERE ${alert.entity}` : title;
-    if (++count > 20 || document.hasFocus()) { clearInterval(flashTimer); document.title = title; }
+  const timer = setInterval(() => {
+    document.title = (on = !on) ? `(!) SEVERE ${alert.entity}` : TITLE;
+    if (++count >= 20) stop();
   }, 700);
+  function stop() {
+    clearInterval(timer);
+    document.title = TITLE;
+    BACK.forEach((name) => window.removeEventListener(name, stop, true));
+    stopFlash = () => {};
+  }
+  BACK.forEach((name) => window.addEventListener(name, stop, true));
+  stopFlash = stop;
 }
 
 function onStreamState(state, detail) {

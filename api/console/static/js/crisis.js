@@ -86,11 +86,17 @@ function reviewForm(crisis, base, ctx) {
   const currency = h("input", { id: "pm-currency", value: "EUR", size: 4, maxlength: 3, "aria-label": "currency" });
   const brand = h("select", { id: "pm-brand" }, LEVELS.map((l) => h("option", { value: l }, l)));
   const operational = h("select", { id: "pm-operational" }, LEVELS.map((l) => h("option", { value: l }, l)));
+  const note = (id, text) => h("input", { id, maxlength: 2000, placeholder: text, "aria-label": text, style: "flex:1" });
+  const brandNote = note("pm-brand-note", "brand impact: coverage, sentiment, trust (optional)");
+  const operationalNote = note("pm-operational-note", "operational impact: disruption, staff time, backlog (optional)");
   const lost = h("input", { id: "pm-lost", type: "number", min: 0, step: 1 });
-  const remedies = REMEDIES.map((r) => h("label", { style: "margin-right:.75rem" }, h("input", { type: "checkbox", value: r }), ` ${label(r)}`));
+  const remedies = REMEDIES.map((r) => h("label", { style: "margin-right:.75rem" },
+    h("input", { type: "checkbox", id: `pm-remedy-${r}`, value: r }), ` ${label(r)}`));
   const lessons = h("textarea", { id: "pm-lessons", placeholder: "one lesson per line" });
   const collect = () => {
-    const impact = { brand: { level: brand.value }, operational: { level: operational.value } };
+    const level = (select, text) => (text.value.trim() ? { level: select.value, description: text.value.trim() }
+      : { level: select.value });
+    const impact = { brand: level(brand, brandNote), operational: level(operational, operationalNote) };
     if (amount.value !== "") impact.financial = { amount: Number(amount.value), currency: currency.value.trim().toUpperCase() };
     if (lost.value !== "") impact.customers_lost = Number(lost.value);
     return {
@@ -103,6 +109,7 @@ function reviewForm(crisis, base, ctx) {
     field("pm-summary", "Summary", summary), field("pm-cause", "Root cause", cause), field("pm-type", "Crisis type", type),
     h("div", { class: "role-form" }, "Financial impact", amount, currency, "brand", brand, "operational", operational,
       "customers lost", lost),
+    h("div", { class: "role-form" }, brandNote, operationalNote),
     h("div", { style: "margin:.5rem 0" }, "Remedies: ", remedies),
     field("pm-lessons", "Lessons", lessons),
     actionButton("Record post-mortem", () => api("PUT", `${base}/review`, collect()), out, ctx, { primary: crisis.status === "resolved" }),
@@ -113,5 +120,17 @@ function review(r) {
   return h("div", { class: "panel", id: "review" },
     h("p", {}, h("strong", {}, "Summary: "), r.summary), h("p", {}, h("strong", {}, "Root cause: "), r.root_cause),
     h("p", { class: "muted" }, `recorded by ${r.reviewed_by} at ${when(r.reviewed_at)}; remedies: ${r.remedies.map(label).join(", ") || "none"}`),
+    h("p", { id: "review-impact" }, h("strong", {}, "Impact: "), impactText(r.impact)),
+    r.lessons.length ? h("div", {}, h("strong", {}, "Lessons"), h("ul", { id: "review-lessons" }, r.lessons.map((l) => h("li", {}, l)))) : null,
+    h("strong", {}, "How the signals moved after the response began"),
     h("ul", {}, r.movement.map((m) => h("li", {}, h("strong", {}, `${m.signal}: ${label(m.verdict)}`), ` ${m.summary}`))));
+}
+
+function impactText(impact) {
+  const level = (name, note) => note && `${name} ${note.level}${note.description ? ` (${note.description})` : ""}`;
+  return [
+    impact.financial && `${impact.financial.amount.toLocaleString("en")} ${impact.financial.currency}`,
+    level("brand", impact.brand), level("operational", impact.operational),
+    impact.customers_lost !== null && impact.customers_lost !== undefined && `${impact.customers_lost} customers lost`,
+  ].filter(Boolean).join("; ") || "not stated";
 }

@@ -20,3 +20,17 @@ export const s = (tag, attrs, ...children) => build(document.createElementNS(SVG
 
 export function badge(text, cls) { return h("span", { class: `badge ${cls}` }, text); }
 export const severityBadge = (severity) => badge(severity, `sev-${severity}`);
+
+// The form fields a redraw carries over (anything with an id the operator can change), and
+// their value: a checkbox's is whether it is ticked.
+export const FIELDS = "textarea[id], select[id], input[id]:not([type=search])";
+const ticks = (el) => el.type === "checkbox" || el.type === "radio";
+export const fieldValue = (el) => (ticks(el) ? el.checked : el.value);
+export function setFieldValue(el, value) { if (ticks(el)) el.checked = value; else el.value = value; }
+
+// Back to what the page drew (a role's name field holds the operator's own name).
+export function resetField(el) {
+  if (ticks(el)) el.checked = el.defaultChecked;
+  else if (el.tagName === "SELECT") el.selectedIndex = Math.max(0, [...el.options].findIndex((o) => o.defaultSelected));
+  else el.value = el.defaultValue;
+}
