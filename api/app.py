@@ -84,13 +84,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.hub = Hub()  # live alert changes and notices, for the console's event streams
     errors.install(app)
     auth.install(app)
-    for router in (events.router, alerts.router, workflow.router, health.router, keys.router):
-        app.include_router(router)
-    for router in (console_api.router, entities.router, stream.router):
-        app.include_router(router)
-    app.include_router(alertmanager.router)
-    app.include_router(subscriptions_api.router)
-    app.include_router(crises_api.router)
+    for module in (events, alertmanager, alerts, workflow, crises_api, subscriptions_api, keys, console_api,
+                   entities, stream, health):
+        app.include_router(module.router)
     console.install(app)
     return app
 
