@@ -7,7 +7,8 @@
                                       run a file through detection on event time
     tocsin db upgrade                 apply database migrations
     tocsin alerts export --out FILE   write the stored alerts in the replay format
-    tocsin check-config [FILE]        validate a configuration file and print the result
+    tocsin [--config FILE] check-config
+                                      validate the configuration and print it, defaults included
     tocsin keys create --name NAME --scope SCOPE [--scope ...] | list | revoke ID
                                       API keys (create prints the new key alone on its last line)
 """
@@ -184,6 +185,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check_config(args: argparse.Namespace, settings: Settings) -> int:
     print(settings.model_dump_json(indent=2))
+    print(f"database: {settings.sqlalchemy_url}", file=sys.stderr)  # an empty database_url means this SQLite file
     for name, signal in settings.signals.items():
         rules = ", ".join(f"{r.name} ({r.kind})" for r in signal.rules) or "no rules"
         print(f"signal {name}: {signal.aggregate} per {signal.bucket:g} s, lateness {signal.lateness:g} s; {rules}",

@@ -84,7 +84,7 @@ class Threshold:
         return Finding(
             severity=Severity[p.severity],
             strength=abs(x - p.limit),
-            message=f"{what} {x:g} {p.direction} the limit {p.limit:g} for {run} buckets",
+            message=f"{what} {x:g} {p.direction} the limit {p.limit:g} for {run} bucket{'s' if run > 1 else ''}",
             evidence={"limit": p.limit, "direction": p.direction, "observed": observed, "buckets": run},
         )
 

@@ -322,6 +322,7 @@ def test_check_config_accepts_a_valid_file(cli: Cli) -> None:
 
     assert run.code == 0
     assert "signal alarms: sum per 300 s, lateness 300 s; alarms.threshold (threshold)" in run.err
+    assert "database: sqlite:///" in run.err and "tocsin.db" in run.err  # the default made explicit
 
 
 # -- alerts export ------------------------------------------------------------------------------

@@ -97,5 +97,5 @@ def test_explain_describes_each_bucket_of_the_entity(make_settings: Any) -> None
     assert [s["bucket"] for s in seen] == [f"2026-11-20T0{h}:00:00Z" for h in range(6)]
     assert all(s["entity"] == "a" and "mentions.threshold" in s["rules"] for s in seen)
     assert seen[5]["changes"] == [{"rule": "mentions.threshold", "reason": "raised", "severity": "moderate",
-                                   "message": "value 20 above the limit 15 for 1 buckets"}]
+                                   "message": "value 20 above the limit 15 for 1 bucket"}]
     assert "why" in seen[0]["rules"]["mentions.threshold"]
