@@ -165,6 +165,36 @@ def test_entities_show_their_state_and_sparklines_and_can_be_searched(service: S
     assert page.query_selector("#entities-table tr[data-entity=quiet-brand]") is not None
 
 
+def tab_to(page: Any, target: Any, *, presses: int = 80) -> None:
+    """Press Tab until ``target`` has the focus, as someone without a mouse would."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"not reachable with Tab in {presses} presses")
+
+
+def test_an_alert_can_be_worked_with_the_keyboard_alone(service: Service, open_console: Any) -> None:
+    events, _ = alarm_storm("billing-api")
+    service.post_events(events)
+    alert = only_alert(service, "billing-api")
+    page = open_console(service.operator)
+    link = page.locator("#now-table a:has-text('billing-api')")
+    link.wait_for()
+
+    tab_to(page, link)
+    outline = link.evaluate("el => getComputedStyle(el).outlineStyle")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#alert-status")
+    acknowledge = page.locator("button:has-text('Acknowledge')")
+    tab_to(page, acknowledge)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#alert-status:has-text('acknowledged')")
+
+    assert outline != "none"  # the focus is visible where it is
+    assert service.call("GET", f"/v1/alerts/{alert['id']}").json()["status"] == "acknowledged"
+
+
 def test_the_page_reconnects_after_a_restart_and_keeps_receiving(service: Service, open_console: Any) -> None:
     page = open_console(service.operator)
     page.wait_for_selector("#live.up")
