@@ -72,6 +72,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         ticking.cancel()
         with suppress(asyncio.CancelledError):
             await ticking
+        ingest.close()
         database.engine.dispose()
 
     app = FastAPI(

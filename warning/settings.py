@@ -165,6 +165,11 @@ class Settings(BaseModel):
     bucket_retention_days: float = Field(90.0, gt=0, description="closed buckets older than this are pruned")
     seen_ids_retention_days: float = Field(7.0, gt=0, description="how long accepted event ids are remembered")
     max_seen_ids: int = Field(1_000_000, gt=0, description="bound on ids remembered in memory by a replay")
+    # Live ingest (ingest/live.py): series state is checkpointed this often; batches in between are journaled.
+    ingest_checkpoint_seconds: float = Field(
+        5.0, ge=0, description="how often the live service stores series state (a restart replays the batches since)")
+    ingest_checkpoint_events: int = Field(
+        200_000, gt=0, description="a checkpoint is also due once this many events were journaled since the last")
     # Metrics (warning/scrape_metrics.py): the per-entity early-warning gauges are bounded.
     metrics_max_entities: int = Field(
         300, gt=0, description="entities with early-warning gauges on /metrics: open alerts first, then most recent")

@@ -42,6 +42,7 @@ def series(alert_id: str, caller: ReadAccess, db: DatabaseDep, settings: Setting
     alert = db.get_alert(alert_id)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id!r}")
+    db.write_staged()  # the latest closed buckets wait for the next checkpoint (warning/storage/database.py)
     chart = alert_chart(db.engine, settings, alert)
     return SeriesRead(
         alert_id=alert.id, signal=chart.signal, entity=chart.entity, bucket_seconds=chart.bucket_seconds,

@@ -32,6 +32,7 @@ def list_entities(
 ) -> EntityPage:
     names, total = charts.entities(db.engine, search=search or None, limit=limit, offset=offset)
     keys = charts.series_of(db.engine, names)
+    db.write_staged()  # the latest closed buckets wait for the next checkpoint (warning/storage/database.py)
     recent = charts.last_buckets(db.engine, keys, points)
     alerts: dict[tuple[str, str], list[Alert]] = defaultdict(list)
     for alert in charts.unfinished_alerts(db.engine, names):

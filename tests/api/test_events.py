@@ -347,7 +347,7 @@ async def test_a_storage_failure_answers_503_and_a_retry_gives_the_uninterrupted
     first = surge()[:5]
     second = [*surge()[5:], *surge("claims"), {"ts": "2026-11-20T10:00:00Z"}]
     await post(client, first)
-    committed = database(app).load_snapshots()
+    committed = app.state.ingest.committed().pipeline.snapshot()
 
     fail(app, monkeypatch)
     failed = await post(client, second)
@@ -355,7 +355,7 @@ async def test_a_storage_failure_answers_503_and_a_retry_gives_the_uninterrupted
     assert failed.status_code == 503
     assert failed.json()["error"]["type"] == "storage_unavailable"
     ingest = app.state.ingest
-    assert ingest.pipeline.snapshot() == committed == database(app).load_snapshots()
+    assert ingest.pipeline.snapshot() == committed == ingest.committed().pipeline.snapshot()
     assert ("alarms", "claims") not in ingest.pipeline.series
     assert await alerts(client) == []
     assert database(app).dead_letters() == []
@@ -439,8 +439,9 @@ async def test_a_crash_in_the_pipeline_leaves_memory_as_committed(
 ) -> None:
     """Any failure between taking a batch and storing it, not only the database's."""
     await post(client, surge()[:5])
-    committed = database(app).load_snapshots()
-    pipeline = app.state.ingest.pipeline
+    ingest = app.state.ingest
+    committed = ingest.committed().pipeline.snapshot()
+    pipeline = ingest.pipeline
     real = pipeline.process
 
     def crash_after_processing(events: Any) -> Any:
@@ -451,7 +452,7 @@ async def test_a_crash_in_the_pipeline_leaves_memory_as_committed(
     with pytest.raises(RuntimeError, match="a detector bug"):
         await post(client, [*surge()[5:], *surge("claims")])
 
-    assert pipeline.snapshot() == committed == database(app).load_snapshots()
+    assert ingest.pipeline.snapshot() == committed == ingest.committed().pipeline.snapshot()
 
 
 async def test_a_failed_retention_run_does_not_fail_the_batch(

@@ -1,9 +1,10 @@
 """The database: one transaction per batch, idempotent writes, alert queries.
 
 :meth:`Database.record` is the only writer of detection results. It stores a batch's
-dead letters, alert versions, closed buckets and the snapshots of the series the batch
-touched in ONE transaction, so what is committed is always a consistent checkpoint: an
-event answered as accepted is durable, and a restart resumes from exactly that state.
+dead letters, alert versions, closed buckets and accepted events (the ingest journal),
+or a checkpoint of series snapshots, in ONE transaction, so what is committed is always a
+consistent state: an event answered as accepted is durable, and a restart resumes from
+exactly that state (:mod:`ingest.live`).
 Writes are upserts keyed by deterministic ids, so writing the same batch twice (a replay
 after a crash) changes nothing.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from warning.storage.models import (
     Base,
     BucketRow,
     DeadLetterRow,
+    IngestJournalRow,
     SeenEventIdRow,
     SeriesSnapshotRow,
 )
@@ -77,6 +80,9 @@ def make_engine(url: str) -> Engine:
             # longer WAL folds many versions of a page into one write (~15 % of ingest time).
             # Durability is unchanged: a committed transaction is in the WAL either way.
             cursor.execute("PRAGMA wal_autocheckpoint=16384")
+            # Every batch inserts into the seen-id and bucket indexes at random places: with
+            # SQLite's default 2 MB page cache most of those pages are read again from the OS.
+            cursor.execute("PRAGMA cache_size=-65536")  # KiB: 64 MB per connection
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -134,6 +140,10 @@ class Database:
                                   ("signal", "entity", "start", "end", "value", "weight", "total"), dialect)
         self._seen = BulkWrite(self._insert(_table(SeenEventIdRow)).on_conflict_do_nothing(),
                                ("id", "seen_at"), dialect)
+        self._staging = threading.Lock()
+        self._staged_closed: dict[tuple[str, str, float], ClosedBucket] = {}  # in staging order
+        self._staged_ids: dict[str, None] = {}
+        self._journal = BulkWrite(self._insert(_table(IngestJournalRow)), ("seq", "events", "recorded_at"), dialect)
         self._snapshots = BulkWrite(self._upsert_statement(SeriesSnapshotRow, ("signal", "entity")),
                                     ("signal", "entity", "state", "updated_at"), dialect)
 
@@ -147,16 +157,27 @@ class Database:
         closed: Sequence[ClosedBucket] = (),
         snapshots: Mapping[SeriesKey, list[Any] | bytes] | None = None,
         seen_ids: Sequence[str] = (),
+        journal: tuple[int, bytes] | None = None,
+        empty_journal: bool = False,
         now: dt.datetime | None = None,
         extra: Callable[[Connection], None] | None = None,
     ) -> None:
         """Store one batch's results atomically.
 
-        ``extra`` writes what else belongs to the same transaction, after the alerts: the
-        notices the batch's alert changes schedule, or an operator's move of an alert
-        (:mod:`warning.response`) with the snapshot of the series that holds it.
+        ``journal`` is a batch of accepted events to append to the ingest journal as
+        ``(seq, blob)``; its ``closed`` buckets and ``seen_ids`` are then staged (see
+        :meth:`stage`) rather than written. ``empty_journal`` deletes the journal, for a
+        checkpoint whose ``snapshots`` cover every batch in it (:mod:`ingest.live`), and
+        writes what was staged. ``extra`` writes what else belongs to the same transaction,
+        after the alerts: the notices the batch's alert changes schedule, or an operator's
+        move of an alert (:mod:`warning.response`).
         """
         now = now or dt.datetime.now(UTC)
+        if journal is not None:
+            staged_closed, staged_ids, closed, seen_ids = closed, seen_ids, (), ()
+        elif empty_journal:
+            with self._staging:
+                closed, seen_ids = [*self._staged_closed.values(), *closed], [*self._staged_ids, *seen_ids]
         try:
             with self.engine.begin() as conn:
                 if rejected:
@@ -167,37 +188,84 @@ class Database:
                 if changes:
                     self._write_alerts(conn, changes, now)
                 if closed:
-                    # Buckets are aligned to the epoch, so a batch's buckets share a few start and
-                    # end times: each is converted (a datetime, then the driver's form) once.
-                    times: dict[float, Any] = {}
-                    to_db = self._buckets.processor("start")
-
-                    def at(ts: float) -> Any:
-                        value = times.get(ts)
-                        if value is None:
-                            value = times[ts] = to_db(utc(ts))
-                        return value
-
-                    self._buckets.execute(conn, [
-                        (c.signal, c.entity, at(c.bucket.start), at(c.bucket.end), c.bucket.value, c.bucket.weight,
-                         c.bucket.total)
-                        for c in closed
-                    ])
+                    self._write_closed(conn, closed)
                 if seen_ids:
-                    seen_at = self._seen.processor("seen_at")(now)
-                    self._seen.execute(conn, [(i, seen_at) for i in seen_ids])
+                    self._write_seen(conn, seen_ids, now)
                 if snapshots:
                     state, updated_at = self._snapshots.processor("state"), self._snapshots.processor("updated_at")(now)
                     self._snapshots.execute(conn, [
                         (s, e, state(snapshot if type(snapshot) is bytes else orjson.dumps(snapshot)), updated_at)
                         for (s, e), snapshot in snapshots.items()
                     ])
+                if journal is not None:
+                    self._journal.execute(conn, [(journal[0], self._journal.processor("events")(journal[1]),
+                                                  self._journal.processor("recorded_at")(now))])
+                if empty_journal:
+                    conn.execute(delete(IngestJournalRow))
                 if extra is not None:
                     extra(conn)
         except SQLAlchemyError as exc:
             # The driver's message, not SQLAlchemy's: that one carries the whole statement and
             # every bound value (megabytes for a big batch), and it is answered over HTTP.
             raise storage_error("store the batch", exc) from exc
+        if journal is not None:
+            self.stage(staged_closed, staged_ids)
+        elif empty_journal:
+            self._unstage(closed, seen_ids)
+
+    # -- staged rows ----------------------------------------------------------------------
+    # A journaled batch's closed buckets and accepted ids can be derived again from the
+    # journal, so they wait in memory and are written together at the next checkpoint:
+    # written per batch, their scattered index entries were most of a batch's page writes.
+    # Readers see them all the same: :meth:`known_ids` looks in memory too, and a read of
+    # buckets writes what is staged first (:meth:`write_staged`). Both writes are
+    # idempotent, so staging again what a restart replays from the journal is harmless.
+
+    def stage(self, closed: Iterable[ClosedBucket], seen_ids: Iterable[str]) -> None:
+        with self._staging:
+            self._staged_closed.update(((c.signal, c.entity, c.bucket.start), c) for c in closed)
+            self._staged_ids.update(dict.fromkeys(seen_ids))
+
+    def write_staged(self) -> None:
+        """Write the staged buckets and ids now (before a read of buckets)."""
+        with self._staging:
+            if not self._staged_closed and not self._staged_ids:
+                return
+            closed, ids = list(self._staged_closed.values()), list(self._staged_ids)
+        now = dt.datetime.now(UTC)
+        with translated("store the staged buckets"), self.engine.begin() as conn:
+            self._write_closed(conn, closed)
+            self._write_seen(conn, ids, now)
+        self._unstage(closed, ids)
+
+    def _unstage(self, closed: Iterable[ClosedBucket], ids: Iterable[str]) -> None:
+        """Forget staged rows that are written (a reader's write and a checkpoint may overlap)."""
+        with self._staging:
+            for c in closed:
+                self._staged_closed.pop((c.signal, c.entity, c.bucket.start), None)
+            for i in ids:
+                self._staged_ids.pop(i, None)
+
+    def _write_closed(self, conn: Connection, closed: Sequence[ClosedBucket]) -> None:
+        # Buckets are aligned to the epoch, so a batch's buckets share a few start and end
+        # times: each is converted (a datetime, then the driver's form) once.
+        times: dict[float, Any] = {}
+        to_db = self._buckets.processor("start")
+
+        def at(ts: float) -> Any:
+            value = times.get(ts)
+            if value is None:
+                value = times[ts] = to_db(utc(ts))
+            return value
+
+        self._buckets.execute(conn, [
+            (c.signal, c.entity, at(c.bucket.start), at(c.bucket.end), c.bucket.value, c.bucket.weight, c.bucket.total)
+            for c in closed
+        ])
+
+    def _write_seen(self, conn: Connection, seen_ids: Sequence[str], now: dt.datetime) -> None:
+        seen_at = self._seen.processor("seen_at")(now)
+        self._seen.execute(conn, [(i, seen_at) for i in seen_ids])
 
     def _write_alerts(self, conn: Connection, changes: Sequence[AlertChange], now: dt.datetime) -> None:
         latest: dict[str, Alert] = {}
@@ -250,7 +318,8 @@ class Database:
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` were already accepted."""
-        known: set[str] = set()
+        with self._staging:
+            known = {i for i in ids if i in self._staged_ids}
         # One parameter holding every id (a JSON array on SQLite, an array on PostgreSQL):
         # SQLAlchemy's IN (...) binds and processes each id in Python, 4x the cost here.
         query = "SELECT seen_event_ids.id FROM seen_event_ids WHERE seen_event_ids.id"
@@ -278,6 +347,12 @@ class Database:
             rows = conn.execute(query)
             snapshots = {(r.signal, r.entity): orjson.loads(r.state) for r in rows}
         return snapshots if wanted is None else {k: v for k, v in snapshots.items() if k in wanted}
+
+    def load_journal(self) -> list[tuple[int, bytes]]:
+        """The ingest journal's batches, ``(seq, blob)`` in order."""
+        query = select(IngestJournalRow.seq, IngestJournalRow.events).order_by(IngestJournalRow.seq)
+        with translated("load the ingest journal"), self.engine.connect() as conn:
+            return [(seq, bytes(blob)) for seq, blob in conn.execute(query)]
 
     def get_alert(self, alert_id: str) -> Alert | None:
         with translated("read the alert"), self.engine.connect() as conn:
@@ -323,6 +398,7 @@ class Database:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def buckets(self, signal: str, entity: str, since: dt.datetime | None = None) -> list[Bucket]:
+        self.write_staged()
         query = select(BucketRow).where(BucketRow.signal == signal, BucketRow.entity == entity)
         if since is not None:
             query = query.where(BucketRow.start >= since)

@@ -140,6 +140,21 @@ class SeriesSnapshotRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
+class IngestJournalRow(Base):
+    """A batch of events the live service accepted since its last checkpoint of series state.
+
+    ``events`` is :func:`ingest.journal.encode` of the batch after deduplication. The stored
+    series snapshots plus these batches, replayed in ``seq`` order, are the committed state
+    (:mod:`ingest.live`); a checkpoint rewrites the snapshots and empties the journal.
+    """
+
+    __tablename__ = "ingest_journal"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    events: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
 class SeenEventIdRow(Base):
     """Ids of accepted events, kept ``seen_ids_retention_days`` so producers may retry."""
 

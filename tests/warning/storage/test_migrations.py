@@ -17,7 +17,7 @@ from warning.storage.migrations import upgrade
 from warning.storage.models import Base
 
 TABLES = {"alembic_version", *Base.metadata.tables}
-HEAD = "0006"
+HEAD = "0007"
 CONFIG = """
 [signals.satisfaction]
 detectors = [{kind = "threshold", limit = 50, direction = "below"}]
