@@ -122,14 +122,14 @@ class LiveIngest:
                     rejected = Rejected(event_json(late.event), late.reason, records[position][0], kind="late")
                     receipt.rejected.append((position, rejected))
                 receipt.rejected.sort(key=lambda item: item[0])
-                dirty = self._dirty | out.touched
+                self._dirty |= out.touched  # on a failure below, _failed() recovers it with the rest
                 checkpoint = len(self.pipeline.series) > series_before or self._checkpoint_due(len(kept.events))
                 self.database.record(
                     changes=out.changes,
                     rejected=[r for _, r in receipt.rejected],
                     closed=out.closed,
                     seen_ids=accepted_ids(kept.events, {late.position for late in out.late}),
-                    snapshots=self.pipeline.snapshot_json(dirty) if checkpoint else None,
+                    snapshots=self.pipeline.snapshot_json(self._dirty) if checkpoint else None,
                     empty_journal=checkpoint,
                     journal=(self._seq + 1, encode(kept.events)) if kept.events and not checkpoint else None,
                     extra=scheduler(out.changes, self.settings.escalation_hours) if out.changes else None,
@@ -142,7 +142,6 @@ class LiveIngest:
             elif kept.events:
                 self._seq += 1
                 self._journaled += len(kept.events)
-                self._dirty = dirty
             if out.changes and self.on_changes is not None:  # committed: now it may be told
                 self.on_changes(out.changes)
         receipt.accepted = out.accepted
