@@ -28,7 +28,6 @@ from ingest.sources.files import read_lines
 from warning.alerts import Alert, AlertChange
 from warning.errors import ConfigError, TocsinError
 from warning.events import Rejected
-from warning.notices import replay_notices
 from warning.pipeline import Pipeline
 from warning.settings import Settings, load_settings
 
@@ -114,6 +113,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     write_alerts(args.alerts_out, sorted(result.alerts.values(), key=lambda a: (a.raised_at, a.id)))
     notified = ""
     if args.notifications_out:
+        from warning.notices import replay_notices  # only here: each import adds to every command's start
+
         # The replay's clock is event time: it stops at the latest event (or bucket) seen.
         end = max([*pipeline.clocks.values(), *(c.at for c in changes)], default=float("-inf"))
         notices, pending = replay_notices(changes, end, settings.escalation_hours)

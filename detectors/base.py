@@ -91,6 +91,21 @@ class Detector(Protocol):
         """Replace the learned state with one taken by ``snapshot``."""
 
 
+class FiresEarly(Detector, Protocol):
+    """A count detector that may fire before its bucket closes (opt-in).
+
+    A count only grows while its bucket is open, so once the running sum of the next
+    bucket could fire, the pipeline asks ``score_one`` about the bucket as it stands (and
+    at its pace so far) and may raise the alert at once, stamped with the bucket's latest
+    event time; the closed bucket is scored as usual and updates (or clears) the alert.
+    The detector only says from which count to ask (:mod:`warning.series`).
+    """
+
+    def firing_floor(self, start: float) -> float:
+        """A count under which ``score_one`` cannot fire on the next bucket, which starts at
+        ``start``: a cheap lower bound, ``inf`` when it cannot fire or fires already."""
+
+
 class Params(Protocol):
     """Validated parameters of one rule, shared by every series the rule runs on."""
 

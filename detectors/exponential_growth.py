@@ -26,6 +26,9 @@ the doubling time, the fitted multiple of normal, hours to 10x and 100x, the ons
 p-value (refitted with a free level over the last day while firing; ``None`` once the wave
 no longer grows), and the observed multiple over the recent hours, the finding's strength.
 Windows count buckets (hours at the default width); rates are per hour whatever the width.
+The rule fires early (:class:`detectors.base.FiresEarly`): under the count that takes the
+CUSUM to its gate it cannot fire, so the pipeline asks it about an open bucket only once
+the bucket's running sum gets there.
 
 Parameters
 ----------
@@ -127,7 +130,7 @@ class Params(BaseModel):
 # What _look works out for a bucket: expected count, cap, seasonal factor, the CUSUM after
 # it, the finding, the growth behind it and whether that growth was fitted just now.
 Look = tuple[float, float, float, float, Finding | None, Growth | None, bool]
-_NO_MEMO: tuple[Bucket | None, float, Look] = (None, -1.0, (0.0, 0.0, 1.0, 0.0, None, None, False))
+_NO_MEMO: tuple[tuple[float, float, float], Look] = ((0.0, 0.0, -1.0), (0.0, 0.0, 1.0, 0.0, None, None, False))
 
 
 class ExponentialGrowth(GatedCounts):
@@ -143,8 +146,9 @@ class ExponentialGrowth(GatedCounts):
         self.growth = array("d", [0.0]) * 6
         self._crit = float(chdtri(1, params.p_value))  # the likelihood ratio p_value needs
         self._test = self._wave_test(1.0)
-        # score_one's look at a bucket, kept for the learn_one that follows: a cache keyed
-        # by the bucket and the bucket count, never learned state.
+        # score_one's look at a bucket, kept for the learn_one that follows (and for the
+        # closed bucket after an early look at the same count): a cache keyed by the bucket's
+        # start and count and the buckets learned, never learned state.
         self._memo = _NO_MEMO
 
     def _wave_test(self, hours: float) -> WaveTest:
@@ -161,6 +165,16 @@ class ExponentialGrowth(GatedCounts):
         if quiet and not self.firing and bucket.start < self.block_end:
             return None
         return self._look(bucket)[4]
+
+    def firing_floor(self, start: float) -> float:
+        """The count that takes the CUSUM to its gate: under it ``score_one`` is quiet."""
+        if self.n < self._warm or self.firing:
+            return math.inf
+        if start < self.block_end:
+            a, b = self._coef_a, self._coef_b
+        else:
+            a, b = self.coefficients(self.expected_count(start)[0])
+        return (GATE - self.cusum + b) / a  # a = log 2 - log(1 + ...) > 0
 
     def learn_one(self, bucket: Bucket) -> None:
         x = bucket.value or 0.0
@@ -185,10 +199,10 @@ class ExponentialGrowth(GatedCounts):
 
     def _look(self, bucket: Bucket) -> Look:
         """What score_one works out for ``bucket`` (see ``Look``), once per bucket."""
-        memo = self._memo
-        if memo[0] is bucket and memo[1] == self.n:
-            return memo[2]
         x = bucket.value or 0.0
+        key = (bucket.start, x, self.n)
+        if self._memo[0] == key:
+            return self._memo[1]
         e, cap, f = self.expected_count(bucket.start)
         cusum = self.next_cusum(bucket, x)
         found = growth = None
@@ -211,7 +225,7 @@ class ExponentialGrowth(GatedCounts):
                     growth, fresh = (g[0], g[1], g[2], g[3], None if g[4] > 0.0 else g[4]), False
                 found = self._finding(x, e, growth)
         look = (e, cap, f, cusum, found, growth, fresh)
-        self._memo = (bucket, self.n, look)
+        self._memo = (key, look)
         return look
 
     def _c(self) -> float:

@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import attrgetter
 
 from warning.events import Event
+
+_ID = attrgetter("id")
 
 
 @dataclass(slots=True)
@@ -25,6 +28,10 @@ class Deduplicated:
 
 def drop_seen(events: list[Event], positions: list[int], seen: Collection[str]) -> Deduplicated:
     """Keep the events whose id is neither in ``seen`` nor earlier in the same batch."""
+    ids = list(map(_ID, events))
+    distinct = set(ids)
+    if len(distinct) == len(ids) and None not in distinct and not any(map(seen.__contains__, ids)):
+        return Deduplicated(list(events), list(positions))  # the common batch, every id new: tested in C
     out = Deduplicated()
     batch_ids: set[str] = set()
     for event, position in zip(events, positions):
@@ -59,4 +66,7 @@ class MemorySeenIds(dict[str, None]):
 
 def accepted_ids(events: list[Event], late: Collection[int]) -> list[str]:
     """Ids of the events the pipeline merged (``late`` holds indexes into ``events``)."""
+    if not late:
+        ids = list(map(_ID, events))
+        return ids if None not in ids else [i for i in ids if i is not None]
     return [e.id for i, e in enumerate(events) if e.id is not None and i not in late]

@@ -32,21 +32,25 @@ class BucketWindow:
         self.lateness = lateness
         self.is_count = is_count
         # start -> [sum of value * count, sum of count, sum of total or None,
-        #           {"key=value": [sum, weight]} or None]
+        #           {"key=value": [sum, weight]} or None, latest event time]
         self.open: dict[float, list[Any]] = {}
         self.next_close: float | None = None  # start of the oldest bucket not yet closed
         self.watermark = float("-inf")
 
     def add(self, ts: float, value: float, count: float, total: float | None,
-            labels: dict[str, str] | None = None) -> str | None:
-        """Merge one observation; returns the reason when its bucket has already closed."""
-        start = ts - ts % self.width
-        if self.next_close is None:
-            self.next_close = start
-        elif start < self.next_close:
-            if start + self.width + self.lateness > self.watermark:
+            labels: dict[str, str] | None = None) -> list[Bucket] | str:
+        """Merge one observation and close every bucket whose end plus lateness the watermark
+        has now passed: the closed buckets, or the reason when the observation's bucket had
+        already closed (then nothing changes). One call per event: this runs for every event."""
+        width = self.width
+        start = ts - ts % width
+        next_close = self.next_close
+        if next_close is None:
+            next_close = self.next_close = start
+        elif start < next_close:
+            if start + width + self.lateness > self.watermark:
                 # Not closed, only earlier than the series' first event: open it.
-                self.next_close = start
+                next_close = self.next_close = start
             else:
                 return (
                     f"late: its bucket {rfc3339(start)} closed when the series reached "
@@ -55,10 +59,12 @@ class BucketWindow:
         acc = self.open.get(start)
         weight = 1.0 if self.is_count else count
         if acc is None:
-            acc = self.open[start] = [value * weight, weight, total, None]
+            acc = self.open[start] = [value * weight, weight, total, None, ts]
         else:
             acc[0] += value * weight
             acc[1] += weight
+            if ts > acc[4]:  # noqa: PLR1730 (max() is a call, and this runs per event)
+                acc[4] = ts
             if total is not None:
                 acc[2] = total if acc[2] is None else acc[2] + total
         if labels:
@@ -69,15 +75,21 @@ class BucketWindow:
                 stats = by_label.setdefault(f"{key}={label_value}", [0.0, 0.0])
                 stats[0] += value * weight
                 stats[1] += weight
-        self.watermark = max(self.watermark, ts)
-        return None
-
-    def close_ready(self) -> list[Bucket]:
-        """Close every bucket whose end plus lateness the watermark has passed."""
-        horizon = self.watermark - self.lateness
-        if self.next_close is None or self.next_close + self.width > horizon:
-            return []  # the common answer, checked here to spare a call per event
-        return self._close_until(horizon)
+        watermark = self.watermark
+        if ts > watermark:
+            watermark = self.watermark = ts
+        horizon = watermark - self.lateness
+        end = next_close + width
+        if end > horizon:
+            return []  # the common answer
+        if end + width <= horizon:
+            return self._close_until(horizon)  # several buckets (or a long silence)
+        # One bucket closes, as with one event per bucket: _close_until written out.
+        self.next_close = end
+        acc = self.open.pop(next_close, None)
+        if acc is None:
+            return [Bucket(next_close, end, 0.0 if self.is_count else None, 0.0)]
+        return [Bucket(next_close, end, acc[0] if self.is_count else acc[0] / acc[1], acc[1], acc[2], acc[3])]
 
     def close_all(self) -> list[Bucket]:
         """Close every open bucket (end of a finite replay)."""
@@ -118,4 +130,6 @@ class BucketWindow:
     def restore(self, state: list[Any]) -> None:
         self.next_close = state[0]
         self.watermark = float("-inf") if state[1] is None else state[1]
-        self.open = {row[0]: [*row[1:4], row[4] if len(row) > 4 else None] for row in state[2]}
+        # Older snapshots lack labels and the latest event time (the bucket's end stands in).
+        self.open = {row[0]: [*row[1:4], row[4] if len(row) > 4 else None,
+                              row[5] if len(row) > 5 else row[0] + self.width] for row in state[2]}

@@ -23,6 +23,7 @@ from warning.watchdog import FeedWatchdog
 
 SeriesKey = tuple[str, str]
 RULES_JSON_CACHED = 20_000
+NEVER = float("-inf")
 
 
 @dataclass(slots=True, frozen=True)
@@ -120,30 +121,38 @@ class Pipeline:
     def process(self, events: Sequence[Event]) -> Outcome:
         """Merge a batch of validated events and detect on every bucket they close."""
         out = Outcome()
-        touched = out.touched
+        touched, changes = out.touched, out.changes
         all_series = self.series
         clocks, check_every = self.clocks, self._check_every
+        # Without --explain, a detection hook or kept buckets, a series' rules run directly.
+        plain = self._explain_sink is None and self.detection is None and not self.keep_closed
         accepted = 0
         for position, event in enumerate(events):
-            key = (event.signal, event.entity)
+            signal, ts = event.signal, event.ts
+            key = (signal, event.entity)
             series = all_series.get(key) or self._new_series(*key)
-            clock = clocks.get(event.signal, float("-inf"))
-            if event.ts > clock:
-                clocks[event.signal] = event.ts
-                every = check_every[event.signal]
-                if event.ts // every > clock // every:
-                    self._check_feeds(event.signal, event.ts, out)
-            window = series.window
-            reason = window.add(event.ts, event.value, event.count, event.total, event.labels)
-            if reason is not None:
-                out.late.append(LateEvent(position, event, reason))
+            clock = clocks.get(signal, NEVER)
+            if ts > clock:
+                clocks[signal] = ts
+                every = check_every[signal]
+                if ts // every > clock // every:
+                    self._check_feeds(signal, ts, out)
+            # Close as we go: a later event may only be late against what closed before it.
+            closed = series.window.add(ts, event.value, event.count, event.total, event.labels)
+            if isinstance(closed, str):
+                out.late.append(LateEvent(position, event, closed))
                 continue
             accepted += 1
             touched.add(key)
-            # Close as we go: a later event may only be late against what closed before it.
-            closed = window.close_ready()
             if closed:
-                self._detect(series, closed, out)
+                if plain and not self._rules_json:
+                    series.detect(closed, changes)
+                else:
+                    self._detect(series, closed, out)
+                if series.early_rules:
+                    series.arm(changes)
+            elif ts < series.early_until and series.fire_early(changes) and self._rules_json:
+                self._rules_json.pop(key, None)  # in the next bucket, which fired before closing
         out.accepted = accepted
         return out
 
@@ -155,6 +164,8 @@ class Pipeline:
             closed = series.window.close_all()
             if closed:
                 self._detect(series, closed, out)
+                if series.early_rules:
+                    series.arm(out.changes)
                 out.touched.add(key)
         return out
 
@@ -211,7 +222,7 @@ class Pipeline:
             series = self.series.get((signal, entity)) or self._new_series(signal, entity)
             series.restore(state)
             watermark = series.window.watermark
-            if watermark > self.clocks.get(signal, float("-inf")):
+            if watermark > self.clocks.get(signal, NEVER):
                 self.clocks[signal] = watermark
             self._rules_json.pop((signal, entity), None)
 

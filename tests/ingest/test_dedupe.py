@@ -21,8 +21,17 @@ def test_repeats_of_seen_ids_and_within_the_batch_are_dropped_by_position() -> N
     assert kept.duplicates == [11, 13]
 
 
+def test_a_batch_of_new_ids_is_kept_whole() -> None:
+    events = [ev("a"), ev("b"), ev("c")]
+
+    kept = drop_seen(events, [4, 5, 6], seen=MemorySeenIds(10))
+
+    assert kept.events == events and kept.positions == [4, 5, 6] and kept.duplicates == []
+
+
 def test_only_merged_events_are_remembered() -> None:
     assert accepted_ids([ev("a"), ev("late"), ev(None), ev("b")], late={1}) == ["a", "b"]
+    assert accepted_ids([ev("a"), ev(None), ev("b")], late=set()) == ["a", "b"]
 
 
 def test_memory_forgets_the_oldest_ids_beyond_its_limit() -> None:

@@ -175,6 +175,27 @@ def test_gzip_is_recognised_by_its_magic_bytes(write: Write, name: str) -> None:
     assert [record for _, record in read_lines(path, "jsonl")] == JSONL.splitlines(keepends=True)
 
 
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_lines_across_read_blocks_are_whole_and_numbered(write: Write, monkeypatch: pytest.MonkeyPatch,
+                                                         gzipped: bool) -> None:
+    # Blocks of 7 bytes: lines longer than a block, blank lines and no newline at the end.
+    monkeypatch.setattr("ingest.sources.files.READ_BUFFER", 7)
+    data = JSONL + b"\n  \n" + JSONL.rstrip(b"\n")
+    path = write("events.jsonl", gzip.compress(data) if gzipped else data)
+
+    lines = data.splitlines(keepends=True)
+    assert list(read_lines(path)) == [(f"events.jsonl:{n}", line) for n, line in enumerate(lines, 1)
+                                      if not line.isspace()]
+
+
+def test_lines_are_numbered_past_the_thousands(write: Write) -> None:
+    lines = [b"\n" if n % 7 == 0 else b'{"n": %d}\n' % n for n in range(1, 2346)]
+    path = write("events.jsonl", b"".join(lines))
+
+    assert list(read_lines(path)) == [(f"events.jsonl:{n}", line) for n, line in enumerate(lines, 1)
+                                      if line != b"\n"]
+
+
 def test_gzipped_csv_is_read(write: Write) -> None:
     path = write("events.csv.gz", gzip.compress(CSV))
 

@@ -246,6 +246,27 @@ def test_values_at_the_limits_are_accepted(validator: Validator, fields: dict[st
     assert isinstance(validator.check(event(**fields)), Event)
 
 
+def test_an_unbounded_scale_still_rejects_infinity_and_negative_counts(make_settings: Any) -> None:
+    quiet = {"detectors": []}
+    validator = Validator(make_settings(signals={
+        "satisfaction": quiet, "mentions": quiet, "alarms": quiet,
+        "level": {"aggregate": "mean", "bucket": "1d", "lateness": "1d", "resolve_after": "7d",
+                  "scale": [float("-inf"), float("inf")]},
+        "hits": {"aggregate": "sum", "bucket": "1h", "lateness": "1h", "resolve_after": "1d", "scale": [-5, 5]},
+    }))
+
+    assert isinstance(validator.check(event(signal="level", value=-1e300)), Event)
+    assert validator.check(event(signal="level", value=float("inf"))) == "value must be finite, got inf"
+    assert validator.check(event(signal="hits", value=-1)) == "value of a count signal (hits) must be >= 0, got -1"
+
+
+def test_an_entity_is_checked_every_time_it_is_seen(validator: Validator) -> None:
+    assert isinstance(validator.check(event(entity="svc-1")), Event)
+    assert isinstance(validator.check(event(entity="svc-1")), Event)
+    assert validator.check(event(entity="svc\x00")) == "entity must be 1-200 printable characters, got 'svc\\x00'"
+    assert validator.check(event(entity="svc\x00")) == "entity must be 1-200 printable characters, got 'svc\\x00'"
+
+
 def test_a_custom_mean_signal_is_checked_against_its_own_scale(make_settings: Any) -> None:
     quiet = {"detectors": []}
     validator = Validator(make_settings(signals={

@@ -22,8 +22,8 @@ def feed(window: BucketWindow, *points: tuple[float, float] | tuple[float, float
     out: list[Any] = []
     for point in points:
         ts, value, count, total = (*point, 1.0, None)[:4] if len(point) == 2 else point
-        reason = window.add(ts, value, count, total)
-        out.extend([reason] if reason else window.close_ready())
+        result = window.add(ts, value, count, total)
+        out.extend([result] if isinstance(result, str) else result)
     return out
 
 
