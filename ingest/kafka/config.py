@@ -14,14 +14,23 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kafka import KafkaConsumer
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
+from ingest.kafka.fetched import LeanPartitionRecords
 from warning.settings import Settings
 
 # Records handed to the pipeline per poll: big enough to amortise a poll (~100 us), small
 # enough that a poll's events stay in the CPU cache and memory stays bounded.
 MAX_POLL_RECORDS = 5000
+
+
+def worker_consumer(settings: Settings) -> KafkaConsumer:
+    """The worker's consumer, reading fetched records with :class:`LeanPartitionRecords`."""
+    built = KafkaConsumer(**consumer_options(settings))
+    built._fetcher.PartitionRecords = LeanPartitionRecords  # kafka-python's fetcher builds them from this
+    return built
 
 
 def consumer_options(settings: Settings) -> dict[str, Any]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ingest.dedupe import MemorySeenIds, accepted_ids, drop_seen
 from ingest.intake import event_json
+from ingest.kafka.moves import held_alerts
 from ingest.kafka.records import Decoder, Poison, Record, item_bytes
 from ingest.validate import Validator
 from warning.alerts import AlertChange, ChangeReason
@@ -44,6 +46,7 @@ class PartitionState:
         self.validator, self.decoder = validator, decoder
         self.pipeline = Pipeline(settings, keep_closed=True)
         self.pipeline.restore(claim.states)
+        self.open_alerts = held_alerts(self.pipeline)  # the alerts operators may move (ingest.kafka.moves)
         self.committed_offset = claim.next_offset  # what the database holds
         self.position = claim.next_offset  # the next offset to process
         self.seen = MemorySeenIds(SEEN_IDS_PER_PARTITION)
@@ -62,7 +65,7 @@ class PartitionState:
         :attr:`position` are skipped (already in the state, fetched again after a seek)."""
         out = Taken()
         position = self.position
-        if position is not None:
+        if records and position is not None and records[0].offset < position:
             records = [r for r in records if r.offset >= position]
         if not records:
             return out
@@ -70,19 +73,18 @@ class PartitionState:
         owners: list[int] = []  # for each event: its record's index in ``records``
         decode, check = self.decoder.decode, self.validator.check
         for i, record in enumerate(records):
-            items = decode(record)
-            if type(items) is Poison:
-                out.poison.append(items)
-                continue
-            single = len(items) == 1  # type: ignore[arg-type]
-            for index, item in enumerate(items):  # type: ignore[arg-type]
-                checked = check(item)
+            body = decode(record)
+            if isinstance(body, dict):  # one event: the common case, without a list around it
+                checked = check(body)
                 if type(checked) is Event:
                     events.append(checked)
                     owners.append(i)
                 else:
-                    out.poison.append(Poison(record, str(checked), index=None if single else index,
-                                             raw=None if single else item_bytes(item)))
+                    out.poison.append(Poison(record, str(checked)))
+            elif isinstance(body, Poison):
+                out.poison.append(body)
+            else:
+                self._items(record, i, body, events, owners, out.poison)
         kept = drop_seen(events, list(range(len(events))), self.seen)
         result = self.pipeline.process(kept.events)
         late_positions = {late.position for late in result.late}
@@ -98,6 +100,21 @@ class PartitionState:
         out.duplicates = len(kept.duplicates)
         self.position = records[-1].offset + 1
         return out
+
+    def _items(self, record: Record, owner: int, items: list[Any], events: list[Event], owners: list[int],
+               poison: list[Poison]) -> None:
+        """The events of a record's array; an invalid item is a dead letter of its own (its whole
+        record when it is the only item)."""
+        single = len(items) == 1
+        check = self.validator.check
+        for index, item in enumerate(items):
+            checked = check(item)
+            if type(checked) is Event:
+                events.append(checked)
+                owners.append(owner)
+            else:
+                poison.append(Poison(record, str(checked), index=None if single else index,
+                                     raw=None if single else item_bytes(item)))
 
     def checkpoint(self) -> Checkpoint:
         """The checkpoint of everything taken so far (to commit with :attr:`changes`)."""

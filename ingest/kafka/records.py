@@ -10,6 +10,8 @@ that batch). The CloudEvents Kafka binding is accepted in both modes:
 
 Decoding never raises: what cannot become an event is a :class:`Poison` value with the
 reason and where it came from, for the dead-letter topic.
+
+Before that, :mod:`ingest.kafka.fetched` reads the fetched record batches into records.
 """
 from __future__ import annotations
 
@@ -59,8 +61,9 @@ class Decoder:
         self.max_event_bytes = max_event_bytes
         self.max_record_bytes = max_record_bytes
 
-    def decode(self, record: Record) -> list[Any] | Poison:
-        """The record's items (decoded JSON values, each still to validate), or why there are none."""
+    def decode(self, record: Record) -> dict[str, Any] | list[Any] | Poison:
+        """The record's event (a dict) or array of events (a list), each still to validate, or
+        why it holds neither."""
         value = record.value
         if value is None:
             return Poison(record, "the record has no value (a tombstone); an event or an array of events was expected")
@@ -85,7 +88,7 @@ class Decoder:
         if type(body) is dict:
             if size > self.max_event_bytes:
                 return Poison(record, f"event is {size} bytes; the limit is {self.max_event_bytes}")
-            return [body]
+            return body
         if type(body) is list:
             return body
         return Poison(record, f"a record must hold an event object or an array of events, got {_json_type(body)}")

@@ -28,15 +28,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from ingest.kafka.config import consumer_options, producer_options
+from ingest.kafka.config import producer_options, worker_consumer
 from ingest.kafka.deadletters import DeadLetters
 from ingest.kafka.health import Readiness, WorkerMetrics
+from ingest.kafka.moves import MovedMeanwhile, Moves
 from ingest.kafka.partition import PartitionState
 from ingest.kafka.records import Decoder
 from ingest.validate import Validator
@@ -68,12 +69,13 @@ class Worker:
         self.settings = settings
         self.database = database
         self.store = CheckpointStore(database)
+        self.moves = Moves(database)
         self.metrics = WorkerMetrics(metrics)
         self.validator = Validator(settings)
         self.decoder = Decoder(settings.max_event_bytes, settings.max_body_bytes)
         self.max_pending_events = max_pending_events
         self.readiness = Readiness(stale_after=max(30.0, 10 * settings.kafka_checkpoint_seconds))
-        self.consumer = consumer or KafkaConsumer(**consumer_options(settings))
+        self.consumer = consumer or worker_consumer(settings)
         self.dead_letters = DeadLetters(producer or KafkaProducer(**producer_options(settings)),
                                         settings.kafka_dead_letter_topic)
         self.partitions: dict[TopicPartition, PartitionState] = {}
@@ -177,6 +179,7 @@ class Worker:
                     continue  # revoked meanwhile
                 self.unclaimed.discard(tp)
                 self.partitions[tp] = PartitionState(claim, self.settings, self.validator, self.decoder)
+                self.moves.catch_up([self.partitions[tp]], force=True)  # moves made since its checkpoint
                 self.committed_at[tp] = time.monotonic()
                 self.generation += 1
             if claim.next_offset is None:
@@ -230,7 +233,8 @@ class Worker:
         """Commit every partition with uncommitted work; the offsets to tell Kafka, or None on failure."""
         started = time.monotonic()
         elapsed = started - self.last_commit
-        for _ in range(2):  # once more without the partitions another worker took
+        for _ in range(2):  # once more without the partitions another worker took, or after a move
+            self.moves.catch_up(self.partitions.values())
             dirty = [(tp, s) for tp, s in self.partitions.items() if s.dirty]
             if not dirty:
                 self._committed(started, elapsed, 0)
@@ -241,12 +245,16 @@ class Worker:
                 self.dead_letters.flush()
                 self.database.record(
                     changes=changes, closed=[c for _, s in dirty for c in s.closed],
-                    extra=_both(scheduler(changes, self.settings.escalation_hours), self.store.writer(checkpoints)))
+                    extra=_both(self.moves.guard(changes), _both(scheduler(changes, self.settings.escalation_hours),
+                                                                self.store.writer(checkpoints))))
             except Fenced as exc:
                 log.warning("%s: dropping them", exc)
                 for tp, _ in dirty:
                     if (tp.topic, tp.partition) in exc.partitions:
                         self._drop(tp)
+                continue
+            except MovedMeanwhile as exc:
+                log.info("%s: committing again", exc)
                 continue
             except (StorageError, KafkaError) as exc:
                 self._failed(exc)

@@ -1,12 +1,19 @@
-"""Workers against a real broker: same alerts as a replay, across rebalances, without loss."""
+"""Workers against a real broker: same alerts as a replay, across rebalances, without loss;
+and the workers' reading of fetched records, record for record kafka-python's own."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
+import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import Fetcher
+from kafka.errors import CorruptRecordError
+from kafka.record.memory_records import MemoryRecords, MemoryRecordsBuilder
+from kafka.record.util import calc_crc32c
 
+from ingest.kafka.fetched import LeanPartitionRecords
 from ingest.replay import replay
 from tests.kafka.conftest import Broker, RunningWorker, caught_up, checkpointed, wait_until
 from warning.settings import Settings
@@ -37,6 +44,7 @@ def test_one_worker_over_six_partitions_raises_the_alerts_of_a_replay(
     ends = broker.produce(topic, alarm_slice)
 
     running = workers(settings)
+    assert running.worker.consumer._fetcher.PartitionRecords is LeanPartitionRecords  # what these tests read with
     wait_until(caught_up(running.database, topic, ends), 60, "the worker to checkpoint every record")
 
     expected = replayed(alarm_slice, settings)
@@ -123,3 +131,51 @@ def dead_letters(broker: Broker, topic: str, count: int) -> list[tuple[dict[str,
         return out
     finally:
         consumer.close()
+
+
+RawRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]  # key, value, headers
+
+
+def record_batches() -> bytes:
+    """Record batches of the shapes a fetch may return, back to back."""
+    def batch(offset: int, compression: int, records: Sequence[RawRecord], skip_after: int = -1) -> bytes:
+        builder = MemoryRecordsBuilder(2, compression, 1 << 22, offset=offset)
+        for i, (key, value, headers) in enumerate(records):
+            builder.append(1_736_000_000_000 + i * 70_000, key, value, headers)
+            if i == skip_after:
+                builder.skip(3)  # offsets a compaction removed
+        builder.close()
+        return bytes(builder.buffer())
+
+    plain: list[RawRecord] = [(f"svc-{i}".encode(), orjson.dumps({"i": i, "pad": "x" * (i * 7 % 300)}), [])
+                              for i in range(300)]
+    odd: list[RawRecord] = [
+        (None, b"{}", []), (b"k", None, []), (b"", b"", []),
+        (b"k", b"v" * 20_000, [("ce_specversion", b"1.0"), ("ce_id", None), ("\u00e9", b"")]),
+    ]
+    return (batch(0, 0, plain, skip_after=150) + batch(303, 0, odd) + batch(307, 1, plain[:50])  # 1: gzip
+            + batch(357, 0, plain[:3]))
+
+
+def fetched(kind: type, data: bytes, fetch_offset: int, take: int | None = None) -> tuple[list[Any], int]:
+    records = kind(fetch_offset, TopicPartition("t", 3), MemoryRecords(data))
+    return records.take(take), records.next_fetch_offset
+
+
+@pytest.mark.parametrize(("fetch_offset", "take"), [(0, None), (0, 100), (151, 7), (305, None), (320, 40)])
+def test_lean_records_are_kafka_pythons_records(fetch_offset: int, take: int | None) -> None:
+    data = record_batches()
+    lean = fetched(LeanPartitionRecords, data, fetch_offset, take)
+    assert lean == fetched(Fetcher.PartitionRecords, data, fetch_offset, take)
+    assert lean[0][0].offset >= fetch_offset
+
+
+@pytest.mark.parametrize("kind", [LeanPartitionRecords, Fetcher.PartitionRecords])
+def test_a_corrupt_record_is_an_error_after_the_records_before_it(kind: type) -> None:
+    data = bytearray(record_batches()[:4000])  # the first batch cut short, its length and CRC patched to match
+    data[8:12] = (len(data) - 12).to_bytes(4, "big")
+    data[17:21] = calc_crc32c(memoryview(data)[21:]).to_bytes(4, "big")
+    records = kind(0, TopicPartition("t", 3), MemoryRecords(bytes(data)))
+    assert [r.offset for r in records.take()] == list(range(29))
+    with pytest.raises(CorruptRecordError):
+        records.take()

@@ -8,6 +8,7 @@ which is what keeps detection from undoing a move.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -91,6 +92,18 @@ def read_detection(conn: Connection, alert_id: str) -> list[dict[str, Any]]:
         AlertHistoryRow.alert_id == alert_id, AlertHistoryRow.reason.in_(DETECTION_REASONS),
     ).order_by(AlertHistoryRow.version)
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def moved_alerts(conn: Connection, alert_ids: Sequence[str]) -> dict[str, tuple[AlertStatus, int]]:
+    """The stored status and version of those of ``alert_ids`` that are no longer ``open``
+    (an operator moved them, or detection resolved them): the Kafka workers' view of the
+    moves (:mod:`ingest.kafka.moves`). Primary-key lookups, 500 ids a query."""
+    found: dict[str, tuple[AlertStatus, int]] = {}
+    for i in range(0, len(alert_ids), 500):
+        rows = conn.execute(select(AlertRow.id, AlertRow.status, AlertRow.version).where(
+            AlertRow.id.in_(alert_ids[i:i + 500]), AlertRow.status != AlertStatus.open.value))
+        found.update({r.id: (AlertStatus(r.status), r.version) for r in rows})
+    return found
 
 
 def _ts(value: dt.datetime | None) -> float | None:
