@@ -88,7 +88,9 @@ def test_the_demo_shows_on_the_console(demo: Demo, browser: Any) -> None:
         screenshot(page, "demo-now")
         page.click("#now-table tr:has-text('crisis') a")
         page.wait_for_selector("#crisis-alerts")
-        page.wait_for_timeout(500)
+        # The charts come with their own requests: wait for them rather than a fixed time.
+        page.wait_for_function("document.querySelectorAll('svg.chart').length >= 3")
+        page.wait_for_timeout(300)  # none more on its way
         assert page.locator("svg.chart").count() == 3  # one chart per signal of the crisis
         screenshot(page, "crisis")
     finally:
