@@ -180,3 +180,20 @@ async def test_a_shutdown_checkpoints_so_the_next_start_replays_nothing(make_set
     assert db.load_journal() == [] and db.load_snapshots() == memory
     assert len(db.buckets("alarms", "policy-system")) == 6
     assert db.known_ids([f"evt-policy-system-{i}" for i in range(8)]) == {f"evt-policy-system-{i}" for i in range(8)}
+
+
+@pytest.mark.parametrize("journaled", [
+    pytest.param([{k: v for k, v in e.items() if k != "id"} for e in surge()[2:]], id="buckets staged, no id"),
+    pytest.param([alarm(6, 2, id="evt-a"), alarm(7, 2, id="evt-b")], id="ids staged, no bucket closed"),
+])
+async def test_reads_of_buckets_work_with_only_one_kind_staged(make_settings: Any, journaled: list[dict[str, Any]]) -> None:
+    settings = make_settings(signals=SIGNALS, ingest_checkpoint_seconds=HOURLY)
+    async with running(settings) as app, client_for(app) as client:
+        await post(client, surge()[:2])
+        await post(client, journaled)
+
+        page = await client.get("/v1/entities")
+
+        assert page.status_code == 200, page.text
+        [signal] = page.json()["items"][0]["signals"]
+        assert signal["recent"] == [b.value for b in database(app).buckets("alarms", "policy-system")]

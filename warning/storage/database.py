@@ -116,6 +116,8 @@ class BulkWrite:
         return _identity if process is None else process
 
     def execute(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return  # drivers refuse an executemany without parameters
         params: Sequence[Any] = [dict(zip(self.columns, row)) for row in rows] if self.named else rows
         conn.exec_driver_sql(self.sql, params)
 
