@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 
 import uvicorn
 from fastapi import FastAPI
@@ -62,16 +63,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         outbox.on_queued = dispatcher.wake
         _tick(outbox)  # what came due while the service was down goes out before anything else
         dispatcher.start()
-        ticking = asyncio.create_task(_ticks(outbox, settings.clock_tick_seconds))
+        timers = [asyncio.create_task(_every(settings.clock_tick_seconds, partial(_tick, outbox)))]
+        if settings.ingest_checkpoint_seconds > 0:  # a quiet feed gets its checkpoint too (0: every batch is one)
+            timers.append(asyncio.create_task(_every(settings.ingest_checkpoint_seconds, ingest.checkpoint_if_due)))
         forwarding = Forwarding.start(settings, database, app.state.clock, metrics)  # when alertmanager_url is set
         yield
         await forwarding.stop()
         await dispatcher.stop()
         if app.state.publisher is not None:
             app.state.publisher.close()
-        ticking.cancel()
-        with suppress(asyncio.CancelledError):
-            await ticking
+        for task in timers:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         ingest.close()
         database.engine.dispose()
 
@@ -99,10 +103,10 @@ def _tick(outbox: Outbox) -> None:
         log.warning("due notices not sent: %s", exc)
 
 
-async def _ticks(outbox: Outbox, every: float) -> None:
+async def _every(seconds: float, work: Callable[[], None]) -> None:
     while True:
-        await asyncio.sleep(every)
-        await asyncio.to_thread(_tick, outbox)
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(work)
 
 
 # A batch allocates some ten thousand short-lived containers (events, rows, snapshots). At

@@ -10,7 +10,7 @@ checkpoint (they can be derived again from the journal).
 Series state (buckets, detectors, alert tracks) is not rewritten by every batch: that
 was most of a batch's cost, since a batch touches about as many series as it has events.
 Every ``ingest_checkpoint_seconds`` (or ``ingest_checkpoint_events``) one batch's
-transaction carries a checkpoint instead: the snapshots of every series changed since the
+transaction carries a checkpoint instead (the service's timer makes one when no batch comes): the snapshots of every series changed since the
 last one, and the journal emptied. The committed state is therefore always "the stored
 snapshots, then the journal's batches replayed in order", which is what a start (and a
 failed commit) rebuilds memory from: the pipeline is deterministic, so the replay gives
@@ -169,17 +169,28 @@ class LiveIngest:
             if checkpoint:
                 self._checkpointed()
 
+    def checkpoint_if_due(self) -> None:
+        """A checkpoint when one is due and no batch came to make it (a quiet feed): the
+        service calls this every ``ingest_checkpoint_seconds``."""
+        with self.lock:
+            if self._checkpoint_due(0):
+                self._checkpoint("a due checkpoint")
+
     def close(self) -> None:
         """A last checkpoint at shutdown, so the next start has no journal to replay."""
         with self.lock:
-            if self._needs_recovery or not (self._journaled or self._dirty):
-                return
-            try:
-                self.database.record(snapshots=self.pipeline.snapshot_json(self._dirty), empty_journal=True)
-            except StorageError as exc:  # nothing is lost: the next start replays the journal
-                log.warning("no checkpoint at shutdown: %s", exc)
-                return
-            self._checkpointed()
+            self._checkpoint("the checkpoint at shutdown")
+
+    def _checkpoint(self, what: str) -> None:
+        """Store every series changed since the last checkpoint and empty the journal (in the lock)."""
+        if self._needs_recovery or not (self._journaled or self._dirty):
+            return
+        try:
+            self.database.record(snapshots=self.pipeline.snapshot_json(self._dirty), empty_journal=True)
+        except StorageError as exc:  # nothing is lost: the journal stays, and a start replays it
+            log.warning("%s was not stored: %s", what, exc)
+            return
+        self._checkpointed()
 
     def _checkpoint_due(self, events: int) -> bool:
         return (self._journaled + events >= self.settings.ingest_checkpoint_events

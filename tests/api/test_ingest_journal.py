@@ -3,6 +3,7 @@ events, and the committed state (snapshots, then the journal replayed) is what a
 failed commit rebuild memory from (ingest/live.py)."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,16 @@ async def test_reads_of_buckets_work_with_only_one_kind_staged(make_settings: An
         assert page.status_code == 200, page.text
         [signal] = page.json()["items"][0]["signals"]
         assert signal["recent"] == [b.value for b in database(app).buckets("alarms", "policy-system")]
+
+
+async def test_a_quiet_feed_is_checkpointed_by_the_timer(make_settings: Any) -> None:
+    settings = make_settings(signals=SIGNALS, ingest_checkpoint_seconds=2.0)
+    async with running(settings) as app, client_for(app) as client:
+        await post(client, surge()[:2])
+        await post(client, surge()[2:])  # within 2 s of the first: journaled
+        assert database(app).load_journal() != []
+
+        await asyncio.sleep(4.5)  # no batch comes; the timer's second round at the latest
+
+        assert database(app).load_journal() == []
+        assert database(app).load_snapshots() == app.state.ingest.pipeline.snapshot()
