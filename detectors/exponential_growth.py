@@ -174,7 +174,8 @@ class ExponentialGrowth(GatedCounts):
             a, b = self._coef_a, self._coef_b
         else:
             a, b = self.coefficients(self.expected_count(start)[0])
-        return (GATE - self.cusum + b) / a  # a = log 2 - log(1 + ...) > 0
+        # a = log 2 - log(1 + ...) > 0 but for an absurd overdispersion: then no early look.
+        return (GATE - self.cusum + b) / a if a > 0.0 else math.inf
 
     def learn_one(self, bucket: Bucket) -> None:
         x = bucket.value or 0.0
