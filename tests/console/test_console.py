@@ -195,6 +195,23 @@ def test_an_alert_can_be_worked_with_the_keyboard_alone(service: Service, open_c
     assert service.call("GET", f"/v1/alerts/{alert['id']}").json()["status"] == "acknowledged"
 
 
+def test_a_live_redraw_keeps_the_keyboard_focus_where_it_was(service: Service, open_console: Any) -> None:
+    events, _ = alarm_storm("ledger-api")
+    service.post_events(events)
+    alert = only_alert(service, "ledger-api")
+    page = open_console(service.operator)
+    page.goto(f"{service.url}/console/#/alert/{alert['id']}")
+    page.wait_for_selector("#alert-status")
+    acknowledge = page.locator("button:has-text('Acknowledge')")
+    tab_to(page, acknowledge)
+    page.evaluate("document.getElementById('view').dataset.loaded = 'before'")
+
+    service.post_events(alarm_storm("other-api")[0])  # a live update: the view is drawn again
+    page.wait_for_function("document.getElementById('view').dataset.loaded === 'alert'")
+
+    assert page.evaluate("document.activeElement.textContent") == "Acknowledge"
+
+
 def test_the_page_reconnects_after_a_restart_and_keeps_receiving(service: Service, open_console: Any) -> None:
     page = open_console(service.operator)
     page.wait_for_selector("#live.up")

@@ -36,8 +36,10 @@ async function show() {
     // A live redraw of the same view keeps what the operator has typed but not sent yet, read
     // only now: anything typed while the data was loading is kept too.
     const kept = location.hash === shownHash ? [...main.querySelectorAll(FIELDS)].map((el) => [el.id, fieldValue(el)]) : [];
+    const focused = location.hash === shownHash ? focusOf(main) : null;
     module.render(main, data, view === "now" ? fresh : view === "entities" ? show : ctx);
     for (const [id, value] of kept) { const el = document.getElementById(id); if (el) setFieldValue(el, value); }
+    if (focused) refocus(main, focused);
     // What the last button did stays said for a while, through the live redraws that follow it.
     const said = ctx.said && ctx.said.hash === location.hash && Date.now() < ctx.said.until
       && document.getElementById(ctx.said.id);
@@ -49,6 +51,20 @@ async function show() {
     if (err instanceof ApiError && err.status === 401) return;  // the sign-in dialog takes over
     main.replaceChildren(h("p", { class: "error", id: "view-error" }, err.explain ? err.explain() : String(err)));
   }
+}
+
+// A live redraw keeps the keyboard focus where it was: someone working without a mouse
+// would otherwise be sent back to the top of the page by every update.
+function focusOf(main) {
+  const el = document.activeElement;
+  if (!el || el === main || !main.contains(el)) return null;
+  return el.id ? { id: el.id } : { tag: el.tagName, text: el.textContent };
+}
+
+function refocus(main, was) {
+  const el = was.id ? document.getElementById(was.id)
+    : [...main.querySelectorAll(was.tag)].find((e) => e.textContent === was.text);
+  if (el) el.focus({ preventScroll: true });
 }
 
 // Live updates arrive in bursts (a batch raises several alerts): redraw once per burst, and
