@@ -19,6 +19,7 @@ from api.app import create_app
 from warning.access import Scope
 from warning.clock import Clock
 from warning.settings import Settings
+from warning.storage.database import Database
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -89,3 +90,14 @@ def sample(exposition: str, name: str, **labels: str) -> float:
             if s.name == name and s.labels == labels:
                 return float(s.value)
     raise KeyError(f"no sample {name}{labels}")
+
+
+def database(app: FastAPI) -> Database:
+    return app.state.database  # type: ignore[no-any-return]
+
+
+async def alerts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The first page of stored alerts."""
+    response = await client.get("/v1/alerts")
+    assert response.status_code == 200
+    return response.json()["items"]  # type: ignore[no-any-return]

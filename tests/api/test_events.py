@@ -13,25 +13,14 @@ from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from tests.api.support import SIGNALS, alarm, client_for, running, sample, surge
+from tests.api.support import SIGNALS, alarm, alerts, client_for, database, running, sample, surge
 from warning.errors import StorageError
-from warning.storage.database import Database
 
 NOTHING = {"accepted": 0, "duplicates": [], "rejected": []}
 
 
 async def post(client: httpx.AsyncClient, body: Any) -> httpx.Response:
     return await client.post("/v1/events", json=body)
-
-
-async def alerts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    response = await client.get("/v1/alerts")
-    assert response.status_code == 200
-    return response.json()["items"]  # type: ignore[no-any-return]
-
-
-def database(app: FastAPI) -> Database:
-    return app.state.database  # type: ignore[no-any-return]
 
 
 # -- accepted ---------------------------------------------------------------------------------
@@ -326,7 +315,7 @@ def fail_by_raising(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
 def fail_in_the_database(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     """The database refuses the batch's last write once, after the others went through."""
     engine = database(app).engine
-    failed = []
+    failed: list[str] = []
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not failed and statement.startswith("INSERT INTO series_snapshots"):

@@ -9,28 +9,18 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from tests.api.support import SIGNALS, alarm, client_for, running, surge
-from warning.storage.database import Database
+from tests.api.support import SIGNALS, alarm, alerts, client_for, database, running, surge
 
 HOURLY = 3600.0
-
-
-def database(app: FastAPI) -> Database:
-    return app.state.database  # type: ignore[no-any-return]
 
 
 async def post(client: httpx.AsyncClient, body: Any) -> httpx.Response:
     response = await client.post("/v1/events", json=body)
     assert response.status_code == 202, response.text
     return response
-
-
-async def alerts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    return (await client.get("/v1/alerts")).json()["items"]  # type: ignore[no-any-return]
 
 
 def later(prefix: str = "later") -> list[dict[str, Any]]:
